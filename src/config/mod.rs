@@ -1,0 +1,103 @@
+//! Configuration (spec section 7): one TOML file plus `NETKPI__SECTION__KEY` environment
+//! overrides, read through the `config` crate into [`raw::RawConfig`] and validated into
+//! [`Settings`]. Unknown keys are errors that name the key; validation collects every problem
+//! (with its key path) instead of stopping at the first, which is what `netkpi check-config`
+//! prints.
+
+pub mod raw;
+mod validate;
+
+use crate::kpi::AggParams;
+use crate::model::level::Level;
+use crate::threshold::rule::Rule;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The validated configuration the engine runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The cell inventory CSV (resolved against the config file's folder).
+    pub inventory_path: PathBuf,
+    /// Window sizes in milliseconds, in configured order.
+    pub window_sizes_ms: Vec<i64>,
+    /// Allowed delay `D` in milliseconds.
+    pub allowed_delay_ms: i64,
+    /// Idle timeout of a silent partition, milliseconds (streaming).
+    pub idle_timeout_ms: i64,
+    /// Aggregation levels, in configured order.
+    pub levels: Vec<Level>,
+    /// Aggregation parameters (min active time, coverage thresholds, plans).
+    pub agg: AggParams,
+    /// Threshold rules, in configured order.
+    pub rules: Vec<Rule>,
+}
+
+/// One problem in a configuration, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `rules[2].clear`.
+    pub key: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or parsed as TOML.
+    #[error("cannot read configuration {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    /// The file parsed but has problems.
+    #[error("{} problem(s) in {}:\n{}", problems.len(), path.display(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// Loads, overrides from the environment, and validates a configuration file.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let env = config::Environment::with_prefix("NETKPI")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(";")
+        .with_list_parse_key("windows.sizes")
+        .with_list_parse_key("kpi.levels");
+    let built = config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(env)
+        .build()
+        .map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    validate::from_config(built, base).map_err(|problems| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        problems,
+    })
+}
+
+/// Validates configuration text (TOML) as if it were a file in `base`; for tests and tools.
+pub fn from_toml_str(text: &str, base: &Path) -> Result<Settings, Vec<Problem>> {
+    let built = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()
+        .map_err(|e| {
+            vec![Problem {
+                key: "(file)".to_string(),
+                message: e.to_string(),
+            }]
+        })?;
+    validate::from_config(built, base)
+}
+
+#[cfg(test)]
+mod tests;

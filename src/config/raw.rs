@@ -1,0 +1,128 @@
+//! The configuration file as written (spec section 7): serde structs whose doc comments are the
+//! user documentation of every key. Values stay loosely typed here (durations as text, enums as
+//! text) so that validation can report every problem at once, each with its key path.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawConfig {
+    /// Where the cell inventory is.
+    pub inventory: RawInventory,
+    /// Window sizes and lateness.
+    pub windows: RawWindows,
+    /// Aggregation levels and KPI parameters.
+    pub kpi: RawKpi,
+    /// Plan catalog: plan id → its promised speed.
+    pub plans: BTreeMap<String, RawPlan>,
+    /// Threshold rules.
+    pub rules: Vec<RawRule>,
+}
+
+/// `[inventory]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawInventory {
+    /// Path of the cell inventory CSV (`cell_id,site_id,region,area,technology`), relative to the
+    /// configuration file's folder. Required.
+    pub path: Option<String>,
+}
+
+/// `[windows]`
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RawWindows {
+    /// Tumbling window sizes, epoch-aligned, e.g. `["5m", "1h"]`. Each is computed independently;
+    /// the first is the default window of rules.
+    pub sizes: Vec<String>,
+    /// Allowed delay `D`: the watermark is the largest event time seen minus this.
+    pub allowed_delay: String,
+    /// Streaming only: a partition silent for this long stops holding the watermark back.
+    pub idle_timeout: String,
+}
+
+impl Default for RawWindows {
+    fn default() -> Self {
+        RawWindows {
+            sizes: vec!["5m".to_string()],
+            allowed_delay: "30s".to_string(),
+            idle_timeout: "60s".to_string(),
+        }
+    }
+}
+
+/// `[kpi]`
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RawKpi {
+    /// Aggregation levels: each a comma-separated set of dimensions from cell, site, region,
+    /// area, technology, or `network`.
+    pub levels: Vec<String>,
+    /// Sessions with less active time (ms) are left out of per-session throughput KPIs.
+    pub min_active_ms: i64,
+    /// Coverage thresholds per technology (`GSM`, `UMTS`, `LTE`, `NR`, `UNKNOWN`).
+    pub coverage: BTreeMap<String, RawCoverage>,
+}
+
+impl Default for RawKpi {
+    fn default() -> Self {
+        RawKpi {
+            levels: ["cell", "region,technology", "region", "network"]
+                .map(String::from)
+                .to_vec(),
+            min_active_ms: 1000,
+            coverage: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[kpi.coverage.TECH]`: an omitted key keeps the technology's default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawCoverage {
+    /// A sample is covered when its `signal_dbm` is at least this (dBm).
+    pub signal_dbm: Option<f64>,
+    /// … and its `sinr_db`, when present, is at least this (dB).
+    pub sinr_db: Option<f64>,
+}
+
+/// `[plans."ID"]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawPlan {
+    /// The plan's promised minimum downlink throughput, bit/s. Required.
+    pub min_dl_bps: Option<f64>,
+}
+
+/// `[[rules]]`: one threshold rule (spec section 5).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawRule {
+    /// Unique rule name; names the alarm. Required.
+    pub name: Option<String>,
+    /// The KPI watched, by its public name. Required.
+    pub kpi: Option<String>,
+    /// The configured level whose groups are watched (dimensions in any order). Required.
+    pub level: Option<String>,
+    /// Only groups whose dimensions have these values, e.g. `{ technology = "NR" }`.
+    #[serde(rename = "match")]
+    pub match_: BTreeMap<String, String>,
+    /// `<` (alarm when the KPI falls below) or `>` (alarm when it rises above). Required.
+    pub op: Option<String>,
+    /// The raise threshold. Required.
+    pub raise: Option<f64>,
+    /// The clear threshold (default: `raise`); for `<` at least `raise`, for `>` at most.
+    pub clear: Option<f64>,
+    /// Consecutive breaching windows before `RAISED` (default 1).
+    pub for_windows: Option<i64>,
+    /// Consecutive clearing windows before `CLEARED` (default 1).
+    pub clear_windows: Option<i64>,
+    /// A window whose KPI has fewer samples is no data (default 0).
+    pub min_samples: Option<i64>,
+    /// `critical`, `major`, `minor` or `warning`. Required.
+    pub severity: Option<String>,
+    /// Which configured window size the rule watches (default: the first).
+    pub window: Option<String>,
+}

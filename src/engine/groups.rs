@@ -1,0 +1,252 @@
+//! Cells and the groups of every level (spec sections 3 and 9.1).
+//!
+//! Cells get dense indices (inventory first, then every unknown cell as it is first seen), and
+//! every level maps a cell index to a dense group index. The engine aggregates per cell and rolls
+//! cells up into the groups of coarser levels when a window closes, so the per-record work is one
+//! hash lookup and one accumulator update whatever the number of levels.
+//!
+//! A level that contains `cell` has exactly one group per cell, so it keeps no table of its own.
+
+use crate::inventory::Cell;
+use crate::model::Technology;
+use crate::model::level::{Dim, Level};
+use rustc_hash::FxHashMap;
+
+/// The value of a dimension for a cell outside the inventory.
+pub const UNKNOWN: &str = "UNKNOWN";
+
+/// What the engine knows of one cell.
+#[derive(Debug, Clone)]
+pub struct CellInfo {
+    pub id: Box<str>,
+    pub site: Box<str>,
+    pub region: Box<str>,
+    pub area: &'static str,
+    pub technology: Technology,
+    /// Whether the cell is in the inventory.
+    pub known: bool,
+}
+
+impl CellInfo {
+    /// The cell's value of a dimension.
+    pub fn dim(&self, dim: Dim) -> &str {
+        match dim {
+            Dim::Cell => &self.id,
+            Dim::Site => &self.site,
+            Dim::Region => &self.region,
+            Dim::Area => self.area,
+            Dim::Technology => self.technology.as_str(),
+        }
+    }
+}
+
+/// All cells seen so far, inventory first.
+#[derive(Debug, Default)]
+pub struct CellTable {
+    index: FxHashMap<Box<str>, u32>,
+    cells: Vec<CellInfo>,
+    inventory_len: usize,
+}
+
+impl CellTable {
+    /// A table holding the inventory.
+    pub fn new(inventory: &[Cell]) -> Self {
+        let mut t = CellTable::default();
+        for c in inventory {
+            t.push(CellInfo {
+                id: c.cell_id.as_str().into(),
+                site: c.site_id.as_str().into(),
+                region: c.region.as_str().into(),
+                area: c.area.as_str(),
+                technology: c.technology,
+                known: true,
+            });
+        }
+        t.inventory_len = t.cells.len();
+        t
+    }
+
+    fn push(&mut self, info: CellInfo) -> u32 {
+        let idx = self.cells.len() as u32;
+        self.index.insert(info.id.clone(), idx);
+        self.cells.push(info);
+        idx
+    }
+
+    /// Index of a known or already-seen cell.
+    #[inline]
+    pub fn get(&self, cell_id: &str) -> Option<u32> {
+        self.index.get(cell_id).copied()
+    }
+
+    /// Index of a cell, adding it as an unknown cell when it was never seen.
+    pub fn get_or_add_unknown(&mut self, cell_id: &str) -> (u32, bool) {
+        match self.get(cell_id) {
+            Some(idx) => (idx, false),
+            None => {
+                let idx = self.push(CellInfo {
+                    id: cell_id.into(),
+                    site: UNKNOWN.into(),
+                    region: UNKNOWN.into(),
+                    area: UNKNOWN,
+                    technology: Technology::Unknown,
+                    known: false,
+                });
+                (idx, true)
+            }
+        }
+    }
+
+    /// The cell at `idx`.
+    #[inline]
+    pub fn info(&self, idx: u32) -> &CellInfo {
+        &self.cells[idx as usize]
+    }
+
+    /// Number of cells (inventory and unknown).
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether there is no cell at all.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Number of inventory cells.
+    pub fn inventory_len(&self) -> usize {
+        self.inventory_len
+    }
+}
+
+/// The groups of one level.
+#[derive(Debug)]
+pub struct LevelTable {
+    pub level: Level,
+    /// Canonical name (`region,technology`).
+    pub name: String,
+    /// Whether groups are cells (the level has the `cell` dimension).
+    pub per_cell: bool,
+    /// Group values in canonical dimension order (empty when `per_cell`).
+    keys: Vec<Box<[Box<str>]>>,
+    index: FxHashMap<Box<[Box<str>]>, u32>,
+    /// Group of each cell (empty when `per_cell`).
+    group_of_cell: Vec<u32>,
+    /// One member cell of each group (to map finer groups onto this level).
+    rep_cell: Vec<u32>,
+    /// Inventory cells per group.
+    inventory_cells: Vec<u64>,
+    /// Group indices sorted by their values; rebuilt when groups are added.
+    sorted: Vec<u32>,
+    sorted_len: usize,
+}
+
+impl LevelTable {
+    /// An empty table for `level`.
+    pub fn new(level: Level) -> Self {
+        LevelTable {
+            level,
+            name: level.name(),
+            per_cell: level.has(Dim::Cell),
+            keys: Vec::new(),
+            index: FxHashMap::default(),
+            group_of_cell: Vec::new(),
+            rep_cell: Vec::new(),
+            inventory_cells: Vec::new(),
+            sorted: Vec::new(),
+            sorted_len: usize::MAX,
+        }
+    }
+
+    /// Registers a new cell (called for every cell, in index order).
+    pub fn add_cell(&mut self, idx: u32, cell: &CellInfo) {
+        if self.per_cell {
+            self.inventory_cells.push(u64::from(cell.known));
+            return;
+        }
+        let key: Box<[Box<str>]> = self.level.dims().map(|d| cell.dim(d).into()).collect();
+        let group = match self.index.get(&key) {
+            Some(&g) => g,
+            None => {
+                let g = self.keys.len() as u32;
+                self.index.insert(key.clone(), g);
+                self.keys.push(key);
+                self.rep_cell.push(idx);
+                self.inventory_cells.push(0);
+                g
+            }
+        };
+        self.group_of_cell.push(group);
+        if cell.known {
+            self.inventory_cells[group as usize] += 1;
+        }
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.inventory_cells.len()
+    }
+
+    /// Whether the level has no group.
+    pub fn is_empty(&self) -> bool {
+        self.inventory_cells.is_empty()
+    }
+
+    /// Group of a cell.
+    #[inline]
+    pub fn group_of(&self, cell: u32) -> u32 {
+        if self.per_cell {
+            cell
+        } else {
+            self.group_of_cell[cell as usize]
+        }
+    }
+
+    /// A member cell of a group.
+    pub fn rep_cell(&self, group: u32) -> u32 {
+        if self.per_cell {
+            group
+        } else {
+            self.rep_cell[group as usize]
+        }
+    }
+
+    /// Inventory cells of a group.
+    pub fn inventory_cells(&self, group: u32) -> u64 {
+        self.inventory_cells[group as usize]
+    }
+
+    /// The group's (dimension, value) pairs in canonical order.
+    pub fn group_values<'a>(
+        &'a self,
+        group: u32,
+        cells: &'a CellTable,
+    ) -> impl Iterator<Item = (Dim, &'a str)> + 'a {
+        let rep = cells.info(self.rep_cell(group));
+        let key = (!self.per_cell).then(|| &self.keys[group as usize]);
+        self.level.dims().enumerate().map(move |(k, d)| match key {
+            Some(values) => (d, &*values[k]),
+            None => (d, rep.dim(d)),
+        })
+    }
+
+    /// Group indices in the order of their values, as of the last [`Self::refresh_order`].
+    pub fn order(&self) -> &[u32] {
+        &self.sorted
+    }
+
+    /// Re-sorts the groups when groups were added since the last call.
+    pub fn refresh_order(&mut self, cells: &CellTable) {
+        if self.sorted_len != self.len() {
+            let mut order: Vec<u32> = (0..self.len() as u32).collect();
+            if self.per_cell {
+                order.sort_unstable_by(|a, b| cells.info(*a).id.cmp(&cells.info(*b).id));
+            } else {
+                let keys = &self.keys;
+                order.sort_unstable_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
+            }
+            self.sorted = order;
+            self.sorted_len = self.len();
+        }
+    }
+}

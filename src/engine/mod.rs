@@ -1,0 +1,431 @@
+//! The pure core: event-time windows, per-cell accumulation, roll-up to every level, KPI records
+//! and threshold evaluation (spec sections 2–5). No I/O, no clock: records and watermarks go in,
+//! KPI records and breach events come out through an [`Output`].
+//!
+//! Guarantees (spec section 2 and 9):
+//! * A record is aggregated into the window of every configured size that is still open; it is
+//!   late for a size when that window's end is at or below the watermark ([`Engine::ingest`]
+//!   decides lateness against the watermark *before* the record).
+//! * Windows of a size are emitted once each, in order, from the earliest window that received
+//!   a record, gap windows included; [`Engine::advance_to`] closes every window whose end the
+//!   watermark reached, [`Engine::finish`] closes everything up to the window holding the largest
+//!   event time. Windows of different sizes close in order of their end, then of configuration.
+//! * Within a window, levels come out in configured order and groups sorted by their values;
+//!   every group holding an inventory cell is emitted (silent cells show zero counts), and a
+//!   group without one only when it received a record.
+//!
+//! The same input in the same order gives the same outputs, bit for bit.
+
+pub mod groups;
+pub mod outage;
+mod window;
+
+use crate::config::Settings;
+use crate::inventory::Cell;
+use crate::kpi::{Acc, AggParams, GroupContext, KPI_COUNT, Kpi, KpiValue};
+use crate::model::level::Dim;
+use crate::model::validate::{Reason, Reject};
+use crate::model::{Event, OutageState, Stream};
+use crate::threshold::{BreachEvent, Observation, Thresholds};
+use groups::{CellTable, LevelTable};
+use outage::{DownEffect, OutageTracker};
+use window::{SizeState, cell_acc};
+
+/// One KPI record (spec section 6), borrowing names from the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KpiRecord<'a> {
+    pub window_start: i64,
+    pub window_end: i64,
+    pub level: &'a str,
+    pub group: &'a [(Dim, &'a str)],
+    /// Values in [`Kpi::ALL`] order.
+    pub values: [KpiValue; KPI_COUNT],
+}
+
+/// Where the engine's results go.
+pub trait Output {
+    /// Error of the underlying sink.
+    type Error;
+    /// A KPI record of a closed window.
+    fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error>;
+    /// A breach event.
+    fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error>;
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// Aggregated into every window size.
+    Aggregated,
+    /// Late for at least one size (aggregated into the others, if any). Outage records still
+    /// changed the outage state.
+    Late,
+    /// Outage records only: the outage was already open; the record counts nowhere.
+    Ignored,
+    /// Not aggregated at all (an outage on a cell outside the inventory).
+    Rejected(Reject),
+}
+
+/// Counters the engine keeps about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Records that reached aggregation, by stream (calls, sessions, outages).
+    pub records: [u64; 3],
+    /// Records late for each size, in configured order.
+    pub late: Vec<u64>,
+    /// Call and session records on cells outside the inventory.
+    pub unknown_cell_records: u64,
+    /// Windows emitted (all sizes).
+    pub windows_emitted: u64,
+    /// KPI records emitted.
+    pub kpi_records: u64,
+    /// Breach events emitted.
+    pub breach_events: u64,
+}
+
+/// The KPI engine.
+#[derive(Debug)]
+pub struct Engine {
+    agg: AggParams,
+    allowed_delay_ms: i64,
+    cells: CellTable,
+    levels: Vec<LevelTable>,
+    /// Roll-up order: (level, source level or `None` for cells), finest first.
+    rollup: Vec<(usize, Option<usize>)>,
+    sizes: Vec<SizeState>,
+    outages: OutageTracker,
+    thresholds: Thresholds,
+    watermark: Option<i64>,
+    max_event_time: Option<i64>,
+    stats: EngineStats,
+}
+
+impl Engine {
+    /// An engine for validated settings and a loaded inventory.
+    pub fn new(settings: &Settings, inventory: &[Cell]) -> Self {
+        let cells = CellTable::new(inventory);
+        let mut levels: Vec<LevelTable> = settings
+            .levels
+            .iter()
+            .map(|l| LevelTable::new(*l))
+            .collect();
+        for idx in 0..cells.len() as u32 {
+            for t in &mut levels {
+                t.add_cell(idx, cells.info(idx));
+            }
+        }
+        // Each non-cell level rolls up from the finest configured level it is coarser than
+        // (fewest extra dimensions), or from the cells.
+        let mut order: Vec<usize> = (0..levels.len()).filter(|&i| !levels[i].per_cell).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(levels[i].level.len()));
+        let rollup = order
+            .iter()
+            .map(|&i| {
+                let l = levels[i].level;
+                let source = order
+                    .iter()
+                    .copied()
+                    .filter(|&j| {
+                        let m = levels[j].level;
+                        j != i && m.len() > l.len() && l.is_coarser_or_equal(m)
+                    })
+                    .min_by_key(|&j| levels[j].level.len());
+                (i, source)
+            })
+            .collect();
+        Engine {
+            agg: settings.agg.clone(),
+            allowed_delay_ms: settings.allowed_delay_ms,
+            cells,
+            levels,
+            rollup,
+            sizes: settings
+                .window_sizes_ms
+                .iter()
+                .map(|&w| SizeState::new(w))
+                .collect(),
+            outages: OutageTracker::default(),
+            thresholds: Thresholds::new(settings.rules.clone()),
+            watermark: None,
+            max_event_time: None,
+            stats: EngineStats {
+                late: vec![0; settings.window_sizes_ms.len()],
+                ..EngineStats::default()
+            },
+        }
+    }
+
+    /// The current watermark.
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermark
+    }
+
+    /// The largest event time aggregated so far.
+    pub fn max_event_time(&self) -> Option<i64> {
+        self.max_event_time
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Number of (rule, group) alarms firing.
+    pub fn alarms_firing(&self) -> usize {
+        self.thresholds.firing()
+    }
+
+    /// Windows currently open (all sizes) and bytes held by their accumulators.
+    pub fn open_windows(&self) -> (usize, usize) {
+        self.sizes.iter().fold((0, 0), |(n, b), s| {
+            let (sn, sb) = s.footprint();
+            (n + sn, b + sb)
+        })
+    }
+
+    /// Aggregates one valid record, deciding lateness against the current watermark. Does not
+    /// move the watermark: the caller does, with [`Engine::advance_to`].
+    pub fn ingest(&mut self, ev: &Event) -> Ingested {
+        let t = ev.event_time();
+        let cell = match ev {
+            Event::Outage(_) => match self.cells.get(ev.cell_id()) {
+                Some(idx) if self.cells.info(idx).known => idx,
+                _ => {
+                    return Ingested::Rejected(Reject::new(
+                        Reason::UnknownCell,
+                        format!(
+                            "outage on cell `{}` which is not in the inventory",
+                            ev.cell_id()
+                        ),
+                    ));
+                }
+            },
+            _ => self.cell_index(ev.cell_id()),
+        };
+        let tech = self.cells.info(cell).technology;
+        // Outage state changes are global and happen whether or not the record is late.
+        let counts = match ev {
+            Event::Outage(o) => match o.state {
+                OutageState::Down => {
+                    self.outages.down(&o.outage_id, cell, t) != DownEffect::Ignored
+                }
+                OutageState::Restored => {
+                    let started = o.started_at.unwrap_or(t);
+                    self.outages.restored(&o.outage_id, cell, started, t);
+                    true
+                }
+            },
+            _ => true,
+        };
+        self.max_event_time = Some(self.max_event_time.map_or(t, |m| m.max(t)));
+        if !counts {
+            return Ingested::Ignored;
+        }
+        let stream_idx = match ev.stream() {
+            Stream::Call => 0,
+            Stream::Session => 1,
+            Stream::Outage => 2,
+        };
+        self.stats.records[stream_idx] += 1;
+        let mut late = false;
+        for (si, size) in self.sizes.iter_mut().enumerate() {
+            let Some(window) = size.window_for(t, self.watermark) else {
+                self.stats.late[si] += 1;
+                late = true;
+                continue;
+            };
+            let acc = cell_acc(window, cell, self.cells.len());
+            match ev {
+                Event::Call(c) => acc.add_call(c, tech, &self.agg),
+                Event::Session(s) => acc.add_session(s, tech, &self.agg),
+                Event::Outage(o) => match o.state {
+                    OutageState::Down => acc.add_outage_started(),
+                    OutageState::Restored => acc.add_outage_restored(t - o.started_at.unwrap_or(t)),
+                },
+            }
+        }
+        if late {
+            Ingested::Late
+        } else {
+            Ingested::Aggregated
+        }
+    }
+
+    fn cell_index(&mut self, cell_id: &str) -> u32 {
+        if let Some(idx) = self.cells.get(cell_id) {
+            if !self.cells.info(idx).known {
+                self.stats.unknown_cell_records += 1;
+            }
+            return idx;
+        }
+        let (idx, _) = self.cells.get_or_add_unknown(cell_id);
+        for t in &mut self.levels {
+            t.add_cell(idx, self.cells.info(idx));
+        }
+        self.stats.unknown_cell_records += 1;
+        idx
+    }
+
+    /// Ingests a record and moves the single-partition watermark (largest event time minus the
+    /// allowed delay), closing what it passes: the replay semantics of spec section 2.
+    pub fn ingest_and_advance<O: Output>(
+        &mut self,
+        ev: &Event,
+        out: &mut O,
+    ) -> Result<Ingested, O::Error> {
+        let result = self.ingest(ev);
+        if !matches!(result, Ingested::Rejected(_))
+            && let Some(max) = self.max_event_time
+        {
+            self.advance_to(max - self.allowed_delay_ms, out)?;
+        }
+        Ok(result)
+    }
+
+    /// Moves the watermark to `wm` (never backwards) and emits every window whose end it reached.
+    pub fn advance_to<O: Output>(&mut self, wm: i64, out: &mut O) -> Result<(), O::Error> {
+        if self.watermark.is_some_and(|cur| cur >= wm) {
+            return Ok(());
+        }
+        self.watermark = Some(wm);
+        self.close_through(|_, end| end <= wm, out)
+    }
+
+    /// End of a finite input: emits every window up to the one holding the largest event time.
+    pub fn finish<O: Output>(&mut self, out: &mut O) -> Result<(), O::Error> {
+        let Some(max) = self.max_event_time else {
+            return Ok(());
+        };
+        self.close_through(|size, end| end - size <= max, out)
+    }
+
+    /// Closes, in order of window end then size, every window whose (size, end) `closable` allows.
+    fn close_through<O: Output>(
+        &mut self,
+        closable: impl Fn(i64, i64) -> bool,
+        out: &mut O,
+    ) -> Result<(), O::Error> {
+        loop {
+            let next = self
+                .sizes
+                .iter()
+                .enumerate()
+                .filter_map(|(si, s)| s.next_end().map(|end| (end, si, s.size_ms)))
+                .filter(|&(end, _, size)| closable(size, end))
+                .min();
+            let Some((_, si, _)) = next else { break };
+            let (start, accs) = self.sizes[si].pop_front();
+            self.close_window(si, start, accs, out)?;
+        }
+        let prune = self
+            .sizes
+            .iter()
+            .filter_map(|s| s.lowest_open_start(self.watermark))
+            .min();
+        if let Some(t) = prune {
+            self.outages.prune_before(t);
+        }
+        Ok(())
+    }
+
+    fn close_window<O: Output>(
+        &mut self,
+        si: usize,
+        start: i64,
+        mut cell_accs: Vec<Acc>,
+        out: &mut O,
+    ) -> Result<(), O::Error> {
+        let window_ms = self.sizes[si].size_ms;
+        let end = start + window_ms;
+        let ncells = self.cells.len();
+        for (cell, ms) in self.outages.outage_ms(start, end) {
+            let idx = cell as usize;
+            if cell_accs.len() <= idx {
+                cell_accs.resize_with(ncells, Acc::default);
+            }
+            cell_accs[idx].outage_ms = ms;
+        }
+        let mut level_accs: Vec<Vec<Acc>> = (0..self.levels.len()).map(|_| Vec::new()).collect();
+        for &(li, source) in &self.rollup {
+            let table = &self.levels[li];
+            let mut accs = vec![Acc::default(); table.len()];
+            let (src_accs, src_table) = match source {
+                None => (&cell_accs, None),
+                Some(s) => (&level_accs[s], Some(&self.levels[s])),
+            };
+            for (g, acc) in src_accs.iter().enumerate() {
+                if acc.records == 0 && acc.outage_ms == 0 {
+                    continue;
+                }
+                let cell = src_table.map_or(g as u32, |t| t.rep_cell(g as u32));
+                accs[table.group_of(cell) as usize].merge(acc);
+            }
+            level_accs[li] = accs;
+        }
+        for table in &mut self.levels {
+            table.refresh_order(&self.cells);
+        }
+        let empty = Acc::default();
+        let mut group: Vec<(Dim, &str)> = Vec::with_capacity(5);
+        let rules: Vec<(usize, usize)> = self
+            .thresholds
+            .rules()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.window_index == si)
+            .map(|(ri, r)| (ri, r.level_index))
+            .collect();
+        for (li, table) in self.levels.iter().enumerate() {
+            let accs = if table.per_cell {
+                &cell_accs
+            } else {
+                &level_accs[li]
+            };
+            for &g in table.order() {
+                let acc = accs.get(g as usize).unwrap_or(&empty);
+                let inventory_cells = table.inventory_cells(g);
+                if inventory_cells == 0 && acc.records == 0 {
+                    continue;
+                }
+                let ctx = GroupContext {
+                    window_ms,
+                    inventory_cells,
+                };
+                group.clear();
+                group.extend(table.group_values(g, &self.cells));
+                let record = KpiRecord {
+                    window_start: start,
+                    window_end: end,
+                    level: &table.name,
+                    group: &group,
+                    values: Kpi::ALL.map(|k| k.value(acc, ctx)),
+                };
+                out.kpi(&record)?;
+                self.stats.kpi_records += 1;
+                for &(ri, _) in rules.iter().filter(|(_, rl)| *rl == li) {
+                    if !self.thresholds.matches(ri, &group) {
+                        continue;
+                    }
+                    let kpi = self.thresholds.rules()[ri].kpi;
+                    let obs = Observation {
+                        value: record.values[kpi as usize].as_f64(),
+                        samples: kpi.samples(acc, ctx),
+                        window_start: start,
+                        window_end: end,
+                        level: &table.name,
+                        group: &group,
+                    };
+                    if let Some(event) = self.thresholds.observe(ri, g, obs) {
+                        out.breach(&event)?;
+                        self.stats.breach_events += 1;
+                    }
+                }
+            }
+        }
+        self.stats.windows_emitted += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! Outage intervals per cell (spec sections 2 and 9.2–9.4).
+//!
+//! A `DOWN` opens outage `outage_id` at its event time; a `RESTORED` closes it and records its own
+//! `[started_at, event_time)` on its own cell. When a window closes, a cell's outage time in it is
+//! the length of the union of its intervals inside the window, an outage still open counting up
+//! to the window's end. The tracker is global (shared by all window sizes) and is updated by
+//! every outage record, late or not: lateness only removes a record's counts from closed windows,
+//! which the engine decides.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Open outages, restored ids and closed intervals.
+#[derive(Debug, Default)]
+pub struct OutageTracker {
+    /// outage_id → (cell, DOWN time).
+    open: FxHashMap<Box<str>, (u32, i64)>,
+    /// Ids whose `RESTORED` was seen (a later `DOWN` of them opens nothing).
+    restored: FxHashSet<Box<str>>,
+    /// Closed intervals per cell.
+    closed: FxHashMap<u32, Vec<(i64, i64)>>,
+}
+
+/// What a `DOWN` record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownEffect {
+    /// The outage was already open: the record counts nowhere (spec 9.2).
+    Ignored,
+    /// It opened the outage.
+    Opened,
+    /// Its `RESTORED` came first: it counts as started but opens nothing.
+    AfterRestore,
+}
+
+impl OutageTracker {
+    /// Applies a `DOWN` of `id` on `cell` at `t`.
+    pub fn down(&mut self, id: &str, cell: u32, t: i64) -> DownEffect {
+        if self.open.contains_key(id) {
+            DownEffect::Ignored
+        } else if self.restored.contains(id) {
+            DownEffect::AfterRestore
+        } else {
+            self.open.insert(id.into(), (cell, t));
+            DownEffect::Opened
+        }
+    }
+
+    /// Applies a `RESTORED` of `id` on `cell`: ends the open interval and records
+    /// `[started_at, t)`.
+    pub fn restored(&mut self, id: &str, cell: u32, started_at: i64, t: i64) {
+        self.open.remove(id);
+        if !self.restored.contains(id) {
+            self.restored.insert(id.into());
+        }
+        if t > started_at {
+            self.closed.entry(cell).or_default().push((started_at, t));
+        }
+    }
+
+    /// Outage milliseconds inside `[start, end)` for every cell that has any.
+    pub fn outage_ms(&self, start: i64, end: i64) -> Vec<(u32, u64)> {
+        let mut per_cell: FxHashMap<u32, Vec<(i64, i64)>> = FxHashMap::default();
+        let clip = |(a, b): (i64, i64)| {
+            let (a, b) = (a.max(start), b.min(end));
+            (a < b).then_some((a, b))
+        };
+        for (&cell, intervals) in &self.closed {
+            for &iv in intervals {
+                if let Some(c) = clip(iv) {
+                    per_cell.entry(cell).or_default().push(c);
+                }
+            }
+        }
+        for &(cell, down_at) in self.open.values() {
+            if let Some(c) = clip((down_at, end)) {
+                per_cell.entry(cell).or_default().push(c);
+            }
+        }
+        let mut out: Vec<(u32, u64)> = per_cell
+            .into_iter()
+            .map(|(cell, ivs)| (cell, union_len(ivs)))
+            .filter(|(_, ms)| *ms > 0)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Forgets closed intervals that end at or before `t` (no open window can contain them).
+    pub fn prune_before(&mut self, t: i64) {
+        self.closed.retain(|_, ivs| {
+            ivs.retain(|&(_, end)| end > t);
+            !ivs.is_empty()
+        });
+    }
+
+    /// Number of outages currently open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// Length of the union of half-open intervals.
+fn union_len(mut ivs: Vec<(i64, i64)>) -> u64 {
+    ivs.sort_unstable();
+    let mut total: u64 = 0;
+    let mut current: Option<(i64, i64)> = None;
+    for (a, b) in ivs {
+        current = match current {
+            Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+            Some((ca, cb)) => {
+                total += (cb - ca) as u64;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((ca, cb)) = current {
+        total += (cb - ca) as u64;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn union_of_overlapping_intervals() {
+        assert_eq!(union_len(vec![(0, 10), (5, 15), (20, 30)]), 25);
+        assert_eq!(union_len(vec![(20, 30), (0, 10), (10, 12)]), 22);
+        assert_eq!(union_len(vec![]), 0);
+    }
+
+    #[test]
+    fn open_outage_counts_to_window_end() {
+        let mut t = OutageTracker::default();
+        assert_eq!(t.down("o1", 3, 1_000), DownEffect::Opened);
+        assert_eq!(t.down("o1", 3, 1_500), DownEffect::Ignored);
+        assert_eq!(t.outage_ms(0, 5_000), vec![(3, 4_000)]);
+        assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 5_000)]);
+        t.restored("o1", 3, 1_000, 7_000);
+        assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 2_000)]);
+        assert_eq!(t.open_count(), 0);
+        assert_eq!(t.down("o1", 3, 8_000), DownEffect::AfterRestore);
+        assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 2_000)]);
+    }
+
+    #[test]
+    fn overlapping_outages_of_one_cell_are_not_double_counted() {
+        let mut t = OutageTracker::default();
+        t.restored("a", 1, 0, 4_000);
+        t.restored("b", 1, 2_000, 6_000);
+        t.down("c", 1, 5_000);
+        t.restored("d", 2, 0, 1_000);
+        assert_eq!(t.outage_ms(0, 10_000), vec![(1, 10_000), (2, 1_000)]);
+        t.prune_before(5_000);
+        assert_eq!(t.outage_ms(0, 10_000), vec![(1, 9_000)]);
+    }
+}

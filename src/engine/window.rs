@@ -1,0 +1,106 @@
+//! Open windows of one size: epoch-aligned tumbling windows `[k·W, (k+1)·W)`, each holding one
+//! accumulator per cell (allocated on the window's first record). `front` is the start of the
+//! next window to emit; windows are emitted strictly in order from there, gaps included, and a
+//! window before `front` is never reopened once anything was emitted.
+
+use crate::kpi::Acc;
+
+/// State of one window size.
+#[derive(Debug)]
+pub struct SizeState {
+    pub size_ms: i64,
+    /// Start of the next window to emit (set by the first record).
+    front: Option<i64>,
+    /// Whether any window was emitted.
+    emitted: bool,
+    /// Open windows that received records, sorted by start; each holds per-cell accumulators.
+    open: Vec<(i64, Vec<Acc>)>,
+}
+
+/// The accumulator of `cell` in a window, growing the window to `ncells` cells when needed.
+#[inline]
+pub fn cell_acc(accs: &mut Vec<Acc>, cell: u32, ncells: usize) -> &mut Acc {
+    let idx = cell as usize;
+    if idx >= accs.len() {
+        accs.resize_with(ncells.max(idx + 1), Acc::default);
+    }
+    &mut accs[idx]
+}
+
+impl SizeState {
+    /// No window yet.
+    pub fn new(size_ms: i64) -> Self {
+        SizeState {
+            size_ms,
+            front: None,
+            emitted: false,
+            open: Vec::new(),
+        }
+    }
+
+    /// Start of the window holding `t`.
+    pub fn start_of(&self, t: i64) -> i64 {
+        t.div_euclid(self.size_ms) * self.size_ms
+    }
+
+    /// The open window for event time `t`, or `None` when that window is late (its end is at or
+    /// below the watermark, or it was already emitted).
+    pub fn window_for(&mut self, t: i64, watermark: Option<i64>) -> Option<&mut Vec<Acc>> {
+        let start = self.start_of(t);
+        if watermark.is_some_and(|wm| start + self.size_ms <= wm) {
+            return None;
+        }
+        match self.front {
+            Some(f) if start < f && self.emitted => return None,
+            Some(f) if start >= f => {}
+            _ => self.front = Some(start),
+        }
+        // Few windows are open at once (usually one or two): a scan from the back is fastest.
+        let pos = match self.open.iter().rposition(|(s, _)| *s <= start) {
+            Some(p) if self.open[p].0 == start => p,
+            Some(p) => {
+                self.open.insert(p + 1, (start, Vec::new()));
+                p + 1
+            }
+            None => {
+                self.open.insert(0, (start, Vec::new()));
+                0
+            }
+        };
+        Some(&mut self.open[pos].1)
+    }
+
+    /// End of the next window to emit, if any record started this size.
+    pub fn next_end(&self) -> Option<i64> {
+        self.front.map(|f| f + self.size_ms)
+    }
+
+    /// Takes the next window to emit (empty when no record reached it) and moves `front` on.
+    pub fn pop_front(&mut self) -> (i64, Vec<Acc>) {
+        let start = self.front.unwrap_or(0);
+        self.front = Some(start + self.size_ms);
+        self.emitted = true;
+        let accs = if self.open.first().is_some_and(|(s, _)| *s == start) {
+            self.open.remove(0).1
+        } else {
+            Vec::new()
+        };
+        (start, accs)
+    }
+
+    /// The lowest start a window of this size that is open, or could still open, can have.
+    pub fn lowest_open_start(&self, watermark: Option<i64>) -> Option<i64> {
+        let wm = watermark?;
+        Some(self.front?.min(self.start_of(wm)))
+    }
+
+    /// Open windows and the bytes their accumulators hold.
+    pub fn footprint(&self) -> (usize, usize) {
+        let bytes = self
+            .open
+            .iter()
+            .map(|(_, accs)| accs.iter().map(Acc::footprint).sum::<usize>())
+            .sum();
+        (self.open.len(), bytes)
+    }
+}

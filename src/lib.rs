@@ -1,0 +1,18 @@
+//! netkpi: a stream processor for telecom service-quality KPIs.
+//!
+//! Data flows source → validate → enrich → windows → KPI accumulators → closed windows →
+//! KPI records, threshold state machines → breach events. The core ([`engine`], [`kpi`],
+//! [`threshold`]) is pure and synchronous: it never reads the clock or touches the network.
+
+pub mod config;
+pub mod engine;
+pub mod inventory;
+pub mod kpi;
+pub mod model;
+pub mod replay;
+pub mod schemas;
+pub mod sink;
+pub mod source;
+pub mod telemetry;
+pub mod threshold;
+pub mod traffic;

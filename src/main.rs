@@ -1,0 +1,419 @@
+//! The `netkpi` command line: `replay`, `check-config`, `gen`, `demo`.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use netkpi::engine::Engine;
+use netkpi::sink::terminal::TerminalView;
+use netkpi::traffic::{GenItem, GenOptions, Generator, synthetic_inventory};
+use netkpi::{config, inventory, replay, schemas, telemetry};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// netkpi turns telecom call, data-session and outage events into service-quality KPIs
+/// (connection rate, dropped calls, throughput, latency, coverage, availability, …) per cell,
+/// region, technology and network, and raises alarms when a KPI breaks its threshold.
+#[derive(Parser)]
+#[command(name = "netkpi", version, about, long_about = None)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info`, `netkpi=debug` (also RUST_LOG).
+    #[arg(long, default_value = "info", global = true)]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FileFormat {
+    Jsonl,
+    Avro,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay JSON Lines or Avro files through the KPI engine; write KPI records, breach events
+    /// and dead letters as JSON Lines.
+    Replay {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Input file (JSON Lines or Avro object container); repeat for several, read in order.
+        #[arg(long = "input", required = true)]
+        inputs: Vec<PathBuf>,
+        /// Where to write KPI records.
+        #[arg(long)]
+        kpis_out: PathBuf,
+        /// Where to write breach events.
+        #[arg(long)]
+        breaches_out: PathBuf,
+        /// Where to write dead letters (rejected and late records).
+        #[arg(long)]
+        dead_letters_out: PathBuf,
+    },
+    /// Validate a configuration file (and its inventory) without running anything.
+    CheckConfig {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Generate realistic traffic for an inventory into a file.
+    Gen {
+        /// Cell inventory CSV to generate for (default: a synthetic one of --cells cells).
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        /// Size of the synthetic inventory when --inventory is not given.
+        #[arg(long, default_value_t = 1000)]
+        cells: usize,
+        /// Also write the synthetic inventory here.
+        #[arg(long)]
+        write_inventory: Option<PathBuf>,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FileFormat::Jsonl)]
+        format: FileFormat,
+        /// Event-time span to cover, e.g. `2h`.
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        /// Stop after this many records.
+        #[arg(long)]
+        max_records: Option<u64>,
+        /// Mean records per second of event time at the daily peak.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// First event time, epoch ms (default 2026-01-01T00:00:00Z).
+        #[arg(long)]
+        start_ms: Option<i64>,
+        /// Seed: the same seed gives the same records.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Share of late records (behind the watermark).
+        #[arg(long, default_value_t = 0.0)]
+        late_share: f64,
+        /// Share of bad records (JSON Lines only).
+        #[arg(long, default_value_t = 0.0)]
+        bad_share: f64,
+    },
+    /// Run the main job on bundled data, no external services: generated traffic for the
+    /// sample inventory through the KPI engine, with a live view of KPIs and alarms.
+    Demo {
+        /// Configuration file.
+        #[arg(long, default_value = "config/netkpi.toml")]
+        config: PathBuf,
+        /// Event-time span of generated traffic.
+        #[arg(long, default_value = "6h")]
+        duration: String,
+        /// Records per second of event time at the daily peak.
+        #[arg(long, default_value_t = 150.0)]
+        rate: f64,
+        /// Seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create(path: &Path) -> Result<BufWriter<std::fs::File>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let f =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(BufWriter::with_capacity(1 << 20, f))
+}
+
+fn load(config_path: &Path) -> Result<(config::Settings, Vec<inventory::Cell>)> {
+    let settings = config::load(config_path)?;
+    let cells = inventory::load(&settings.inventory_path)?;
+    Ok((settings, cells))
+}
+
+fn duration_ms(text: &str) -> Result<i64> {
+    let d =
+        humantime::parse_duration(text).with_context(|| format!("`{text}` is not a duration"))?;
+    Ok(i64::try_from(d.as_millis())?)
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Replay {
+            config,
+            inputs,
+            kpis_out,
+            breaches_out,
+            dead_letters_out,
+        } => {
+            let (settings, cells) = load(&config)?;
+            let mut engine = Engine::new(&settings, &cells);
+            let started = std::time::Instant::now();
+            let counters = replay::replay(
+                &mut engine,
+                &inputs,
+                create(&kpis_out)?,
+                create(&breaches_out)?,
+                create(&dead_letters_out)?,
+            )?;
+            telemetry::log_summary(
+                &counters,
+                engine.stats(),
+                &settings.window_sizes_ms,
+                started.elapsed().as_secs_f64(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Gen {
+            inventory: inv,
+            cells,
+            write_inventory,
+            out,
+            format,
+            duration,
+            max_records,
+            rate,
+            start_ms,
+            seed,
+            late_share,
+            bad_share,
+        } => {
+            let cells = match inv {
+                Some(p) => inventory::load(&p)?,
+                None => synthetic_inventory(cells, seed),
+            };
+            if cells.is_empty() {
+                bail!("the inventory has no cell to generate traffic for");
+            }
+            if let Some(p) = write_inventory {
+                let mut w = create(&p)?;
+                writeln!(w, "{}", inventory::HEADER.join(","))?;
+                for c in &cells {
+                    writeln!(
+                        w,
+                        "{},{},{},{},{}",
+                        c.cell_id,
+                        c.site_id,
+                        c.region,
+                        c.area.as_str(),
+                        c.technology
+                    )?;
+                }
+                w.flush()?;
+            }
+            let defaults = GenOptions::default();
+            let opts = GenOptions {
+                start_ms: start_ms.unwrap_or(defaults.start_ms),
+                duration_ms: duration_ms(&duration)?,
+                max_records: max_records.unwrap_or(u64::MAX),
+                peak_rate: rate,
+                seed,
+                late_share,
+                bad_share,
+                ..defaults
+            };
+            let n = write_traffic(Generator::new(cells, opts), &out, format)?;
+            tracing::info!(records = n, path = %out.display(), "traffic written");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            config,
+            duration,
+            rate,
+            seed,
+        } => {
+            let (settings, cells) = load(&config)?;
+            let mut engine = Engine::new(&settings, &cells);
+            let opts = GenOptions {
+                duration_ms: duration_ms(&duration)?,
+                peak_rate: rate,
+                seed,
+                late_share: 0.002,
+                bad_share: 0.001,
+                ..GenOptions::default()
+            };
+            let stdout = std::io::stdout();
+            let mut view = TerminalView::new(stdout.lock());
+            println!(
+                "netkpi demo: {} cells, windows {:?} ms, {} rules; generated traffic from 2026-01-01T00:00Z",
+                cells.len(),
+                settings.window_sizes_ms,
+                settings.rules.len()
+            );
+            let (mut bad, mut late) = (0u64, 0u64);
+            for item in Generator::new(cells, opts) {
+                match item {
+                    GenItem::Bad(line) => {
+                        if netkpi::source::json::decode_line(line.as_bytes()).is_err() {
+                            bad += 1;
+                        }
+                    }
+                    GenItem::Event(ev) => {
+                        if engine.ingest_and_advance(&ev, &mut view)?
+                            == netkpi::engine::Ingested::Late
+                        {
+                            late += 1;
+                        }
+                    }
+                }
+            }
+            engine.finish(&mut view)?;
+            let s = engine.stats();
+            println!(
+                "\n{} calls, {} sessions, {} outage records; {} bad and {} late records dead-lettered; {} KPI records, {} breach events, {} alarms still firing",
+                s.records[0],
+                s.records[1],
+                s.records[2],
+                bad,
+                late,
+                s.kpi_records,
+                s.breach_events,
+                engine.alarms_firing()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn write_traffic(generator: Generator, out: &Path, format: FileFormat) -> Result<u64> {
+    let mut n = 0u64;
+    match format {
+        FileFormat::Jsonl => {
+            let mut w = create(out)?;
+            for item in generator {
+                let line = match item {
+                    GenItem::Event(ev) => netkpi::source::json::encode_event(&ev),
+                    GenItem::Bad(line) => line,
+                };
+                w.write_all(line.as_bytes())?;
+                w.write_all(b"\n")?;
+                n += 1;
+            }
+            w.flush()?;
+        }
+        FileFormat::Avro => {
+            // One container file holds one schema: write one file per stream next to `out`.
+            let streams = [
+                netkpi::model::Stream::Call,
+                netkpi::model::Stream::Session,
+                netkpi::model::Stream::Outage,
+            ];
+            let mut writers = Vec::new();
+            for s in streams {
+                let path = out.with_extension(format!("{}.avro", s.as_str()));
+                let schema = schemas::input_schema(s);
+                writers.push((s, apache_avro::Writer::new(schema, create(&path)?)?));
+            }
+            for item in generator {
+                if let GenItem::Event(ev) = item {
+                    let w = writers
+                        .iter_mut()
+                        .find(|(s, _)| *s == ev.stream())
+                        .map(|(_, w)| w);
+                    if let Some(w) = w {
+                        w.append_value(schemas::event_value(&ev))?;
+                        n += 1;
+                    }
+                }
+            }
+            for (_, w) in writers {
+                w.into_inner()?.flush()?;
+            }
+        }
+    }
+    Ok(n)
+}
+
+fn check_config(file: &Path) -> Result<ExitCode> {
+    let settings = match config::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let cells = match inventory::load(&settings.inventory_path) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("inventory.path: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    println!("{}: OK", file.display());
+    println!(
+        "  inventory: {} ({} cells)",
+        settings.inventory_path.display(),
+        cells.len()
+    );
+    let sizes: Vec<String> = settings
+        .window_sizes_ms
+        .iter()
+        .map(|ms| {
+            humantime::format_duration(std::time::Duration::from_millis(*ms as u64)).to_string()
+        })
+        .collect();
+    println!(
+        "  windows:   {} (allowed delay {} ms)",
+        sizes.join(", "),
+        settings.allowed_delay_ms
+    );
+    let levels: Vec<String> = settings.levels.iter().map(|l| l.name()).collect();
+    println!("  levels:    {}", levels.join(" | "));
+    println!("  plans:     {}", settings.agg.plans.len());
+    println!("  rules:     {}", settings.rules.len());
+    for r in &settings.rules {
+        let m: Vec<String> = r
+            .matches
+            .iter()
+            .map(|(d, v)| format!("{}={v}", d.as_str()))
+            .collect();
+        println!(
+            "    - {} [{}]: {} {} {} (clear {}) on {}{} over {} window(s)",
+            r.name,
+            r.severity,
+            r.kpi.name(),
+            r.op.as_str(),
+            r.raise,
+            r.clear,
+            r.level.name(),
+            if m.is_empty() {
+                String::new()
+            } else {
+                format!(" where {}", m.join(", "))
+            },
+            r.for_windows
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,107 @@
+//! Sources of input records and the dead-letter record for whatever cannot be aggregated.
+//!
+//! File sources (replay and backfill) read JSON Lines or Avro object container files, detected by
+//! their first bytes, and hand every record to a callback as an [`Item`]: the validated event or
+//! the reason it was rejected, with its location and original bytes so that a dead letter can
+//! carry them.
+
+pub mod avro_file;
+pub mod avro_value;
+pub mod json;
+
+use crate::model::Event;
+use crate::model::validate::{Reason, Reject};
+use std::path::Path;
+
+/// The original bytes of a record, as a dead letter carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A JSON line (lossy UTF-8 if it was not valid UTF-8).
+    Text(String),
+    /// Binary data (Avro), written base64-encoded.
+    Binary(Vec<u8>),
+}
+
+/// A record that was not aggregated, with why and where from (spec sections 1.5, 8, 9.17).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub reason: Reason,
+    /// Human-readable detail naming the field.
+    pub detail: String,
+    /// `FILE:LINE` (or `FILE:INDEX` for Avro), or `topic/partition/offset`.
+    pub source: String,
+    pub payload: Payload,
+}
+
+/// One record read from a file.
+#[derive(Debug)]
+pub struct Item<'a> {
+    /// The decoded and validated record, or why it is bad.
+    pub event: Result<Event, Reject>,
+    /// `FILE:LINE` or `FILE:INDEX`.
+    pub source: String,
+    /// The original bytes.
+    pub payload: RawPayload<'a>,
+}
+
+/// Borrowed original bytes of an [`Item`].
+#[derive(Debug, Clone, Copy)]
+pub enum RawPayload<'a> {
+    Text(&'a [u8]),
+    Binary(&'a [u8]),
+}
+
+impl RawPayload<'_> {
+    /// An owned copy for a dead letter.
+    pub fn to_payload(self) -> Payload {
+        match self {
+            RawPayload::Text(b) => Payload::Text(String::from_utf8_lossy(b).into_owned()),
+            RawPayload::Binary(b) => Payload::Binary(b.to_vec()),
+        }
+    }
+}
+
+impl Item<'_> {
+    /// A dead letter for this item.
+    pub fn dead_letter(&self, reject: &Reject) -> DeadLetter {
+        DeadLetter {
+            reason: reject.reason,
+            detail: reject.detail.clone(),
+            source: self.source.clone(),
+            payload: self.payload.to_payload(),
+        }
+    }
+}
+
+/// Why an input file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read input {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Reads one input file (JSON Lines or Avro object container, by its first bytes) and hands each
+/// record to `f`. An error of `f` stops the reading and is returned.
+pub fn read_file<E: From<SourceError>>(
+    path: &Path,
+    f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let name = path.display().to_string();
+    let io = |source| SourceError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 4];
+    let n = std::io::Read::read(&mut file, &mut magic).map_err(io)?;
+    drop(file);
+    if n == 4 && magic == avro_file::MAGIC {
+        let bytes = std::fs::read(path).map_err(io)?;
+        avro_file::read(&bytes, &name, f)
+    } else {
+        json::read_lines(path, &name, f)
+    }
+}

@@ -1,0 +1,186 @@
+//! Threshold rules and their per-(rule, group) state machines (spec section 5).
+//!
+//! Each (rule, group) pair is an `OK`/`FIRING` machine fed with the group's closed windows in
+//! window order. A window with a null value or too few samples is *no data* and changes nothing.
+//! Only pairs away from the initial state (counting, or firing) are stored, so a million quiet
+//! cells cost nothing. Breach ids derive from (rule, level, group, raising window) through a
+//! UUID v5, so a `RAISED` and its `CLEARED` share an id that is the same in every replay and
+//! after every restart.
+
+pub mod rule;
+
+use crate::model::level::Dim;
+use rule::{Rule, Severity};
+use rustc_hash::FxHashMap;
+use std::fmt::Write as _;
+
+/// `RAISED` or `CLEARED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreachState {
+    Raised,
+    Cleared,
+}
+
+impl BreachState {
+    /// The public symbol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreachState::Raised => "RAISED",
+            BreachState::Cleared => "CLEARED",
+        }
+    }
+}
+
+/// A breach event (spec section 5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreachEvent {
+    pub breach_id: String,
+    pub rule: String,
+    pub kpi: &'static str,
+    pub severity: Severity,
+    pub state: BreachState,
+    pub level: String,
+    pub group: Vec<(Dim, String)>,
+    pub value: f64,
+    pub threshold: f64,
+    pub window_start: i64,
+    pub window_end: i64,
+}
+
+/// The state of one (rule, group) pair; the default is `OK` with no count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlarmState {
+    /// The id of the firing alarm, when `FIRING`.
+    pub firing: Option<String>,
+    /// Consecutive breaching (when OK) or clearing (when FIRING) windows so far.
+    pub streak: u32,
+}
+
+/// One closed window of one group, as a rule sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    pub value: Option<f64>,
+    pub samples: u64,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub level: &'a str,
+    pub group: &'a [(Dim, &'a str)],
+}
+
+/// Namespace of breach ids (UUID v5).
+const BREACH_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6e65_746b_7069_4000_8000_6272_6561_6368);
+
+/// Breach id of an alarm of `rule` on `group` raised in the window starting at `window_start`.
+pub fn breach_id(rule: &str, level: &str, group: &[(Dim, &str)], window_start: i64) -> String {
+    let mut name = String::new();
+    let _ = write!(name, "{rule}\u{1f}{level}\u{1f}");
+    for (d, v) in group {
+        let _ = write!(name, "{}={v}\u{1e}", d.as_str());
+    }
+    let _ = write!(name, "\u{1f}{window_start}");
+    uuid::Uuid::new_v5(&BREACH_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// All rules and the states of their groups.
+#[derive(Debug, Default)]
+pub struct Thresholds {
+    rules: Vec<Rule>,
+    /// Per rule: group index → state (only non-default states are kept).
+    states: Vec<FxHashMap<u32, AlarmState>>,
+}
+
+impl Thresholds {
+    /// Machines for `rules`, all `OK`.
+    pub fn new(rules: Vec<Rule>) -> Self {
+        let states = rules.iter().map(|_| FxHashMap::default()).collect();
+        Thresholds { rules, states }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Whether rule `r` watches a group with these values.
+    pub fn matches(&self, r: usize, group: &[(Dim, &str)]) -> bool {
+        self.rules[r]
+            .matches
+            .iter()
+            .all(|(dim, want)| group.iter().any(|(d, v)| d == dim && *v == want.as_str()))
+    }
+
+    /// Feeds rule `r`'s machine for `group_index` with one closed window.
+    pub fn observe(
+        &mut self,
+        r: usize,
+        group_index: u32,
+        obs: Observation<'_>,
+    ) -> Option<BreachEvent> {
+        let rule = &self.rules[r];
+        let value = obs.value.filter(|_| obs.samples >= rule.min_samples)?;
+        let states = &mut self.states[r];
+        let state = states.entry(group_index).or_default();
+        let event = match &state.firing {
+            None => {
+                if rule.op.holds(value, rule.raise) {
+                    state.streak += 1;
+                    if state.streak >= rule.for_windows {
+                        let id = breach_id(&rule.name, obs.level, obs.group, obs.window_start);
+                        state.firing = Some(id.clone());
+                        state.streak = 0;
+                        Some((id, BreachState::Raised, rule.raise))
+                    } else {
+                        None
+                    }
+                } else {
+                    state.streak = 0;
+                    None
+                }
+            }
+            Some(id) => {
+                if !rule.op.holds(value, rule.clear) {
+                    state.streak += 1;
+                    if state.streak >= rule.clear_windows {
+                        let id = id.clone();
+                        state.firing = None;
+                        state.streak = 0;
+                        Some((id, BreachState::Cleared, rule.clear))
+                    } else {
+                        None
+                    }
+                } else {
+                    state.streak = 0;
+                    None
+                }
+            }
+        };
+        if *state == AlarmState::default() {
+            states.remove(&group_index);
+        }
+        event.map(|(breach_id, state, threshold)| BreachEvent {
+            breach_id,
+            rule: rule.name.clone(),
+            kpi: rule.kpi.name(),
+            severity: rule.severity,
+            state,
+            level: obs.level.to_string(),
+            group: obs.group.iter().map(|(d, v)| (*d, v.to_string())).collect(),
+            value,
+            threshold,
+            window_start: obs.window_start,
+            window_end: obs.window_end,
+        })
+    }
+
+    /// Number of (rule, group) pairs currently firing.
+    pub fn firing(&self) -> usize {
+        self.states
+            .iter()
+            .map(|m| m.values().filter(|s| s.firing.is_some()).count())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! A validated threshold rule (spec section 5).
+
+use crate::kpi::Kpi;
+use crate::model::level::{Dim, Level};
+use std::fmt;
+
+/// Direction of a threshold: alarm below (`<`) or above (`>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Below,
+    Above,
+}
+
+impl Op {
+    /// Parses `<` or `>`.
+    pub fn parse(s: &str) -> Option<Op> {
+        match s.trim() {
+            "<" => Some(Op::Below),
+            ">" => Some(Op::Above),
+            _ => None,
+        }
+    }
+
+    /// `value op threshold`, strictly.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::Below => value < threshold,
+            Op::Above => value > threshold,
+        }
+    }
+
+    /// The symbol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Below => "<",
+            Op::Above => ">",
+        }
+    }
+}
+
+/// ITU-T X.733 perceived severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Critical,
+    Major,
+    Minor,
+    Warning,
+}
+
+impl Severity {
+    /// Parses a severity name.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "critical" => Some(Severity::Critical),
+            "major" => Some(Severity::Major),
+            "minor" => Some(Severity::Minor),
+            "warning" => Some(Severity::Warning),
+            _ => None,
+        }
+    }
+
+    /// The public name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Major => "major",
+            Severity::Minor => "minor",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule, with its level and window resolved to the configured ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub kpi: Kpi,
+    pub level: Level,
+    /// Index of `level` in the configured levels.
+    pub level_index: usize,
+    /// Required dimension values.
+    pub matches: Vec<(Dim, String)>,
+    pub op: Op,
+    pub raise: f64,
+    pub clear: f64,
+    pub for_windows: u32,
+    pub clear_windows: u32,
+    pub min_samples: u64,
+    pub severity: Severity,
+    /// Index of the watched size in the configured window sizes.
+    pub window_index: usize,
+}
