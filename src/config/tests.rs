@@ -1,1 +1,166 @@
+//! Configuration validation tests: every problem named by its key.
 
+use super::*;
+use std::path::Path;
+
+fn problems(toml: &str) -> Vec<String> {
+    match from_toml_str(toml, Path::new("/etc/netkpi")) {
+        Ok(_) => vec![],
+        Err(p) => p.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn has(problems: &[String], needle: &str) -> bool {
+    problems.iter().any(|p| p.contains(needle))
+}
+
+#[test]
+fn defaults_apply() {
+    let s = from_toml_str(
+        "[inventory]\npath = \"cells.csv\"\n",
+        Path::new("/etc/netkpi"),
+    )
+    .unwrap();
+    assert_eq!(s.inventory_path, Path::new("/etc/netkpi/cells.csv"));
+    assert_eq!(s.window_sizes_ms, vec![300_000]);
+    assert_eq!(s.allowed_delay_ms, 30_000);
+    assert_eq!(s.idle_timeout_ms, 60_000);
+    assert_eq!(
+        s.levels.iter().map(|l| l.name()).collect::<Vec<_>>(),
+        ["cell", "region,technology", "region", "network"]
+    );
+    assert_eq!(s.agg.min_active_ms, 1000);
+    assert_eq!(
+        s.agg.coverage[crate::model::Technology::Gsm.index()].signal_dbm,
+        -94.0
+    );
+}
+
+#[test]
+fn the_shipped_config_is_valid() {
+    let text = include_str!("../../config/netkpi.toml");
+    let s = from_toml_str(text, Path::new("config")).unwrap();
+    assert!(s.rules.len() >= 6);
+    assert_eq!(s.agg.plans.get("5G-PREMIUM"), Some(&100_000_000.0));
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let p = problems(
+        "[inventory]\npath = \"c.csv\"\nextra = 1\n[windows]\nsizez = [\"5m\"]\n[[rules]]\nname=\"r\"\nkpi=\"call_attempts\"\nlevel=\"network\"\nop=\">\"\nraise=1\nseverity=\"minor\"\nbogus=2\n",
+    );
+    assert!(has(&p, "inventory.extra: unknown key"), "{p:?}");
+    assert!(has(&p, "windows.sizez: unknown key"), "{p:?}");
+    assert!(has(&p, "rules[0].bogus"), "{p:?}");
+}
+
+#[test]
+fn every_value_is_validated_at_once() {
+    let toml = r#"
+[windows]
+sizes = ["5m", "fortnight", "0s", "5m"]
+allowed_delay = "soon"
+[kpi]
+levels = ["cell", "regoin", "network", "network"]
+min_active_ms = -1
+[kpi.coverage.LTE]
+signal_dbm = -110
+[kpi.coverage.WIFI]
+signal_dbm = -70
+[plans.GOLD]
+[[rules]]
+name = "A"
+kpi = "drop_rate"
+level = "site"
+op = "<="
+raise = 0.5
+severity = "fatal"
+window = "1h"
+[[rules]]
+name = "B"
+kpi = "dropped_call_ratio"
+level = "technology,region"
+match = { area = "URBAN" }
+op = ">"
+raise = 0.02
+clear = 0.03
+for_windows = 0
+[[rules]]
+name = "C"
+kpi = "dropped_call_ratio"
+level = "network"
+op = "<"
+raise = 0.5
+clear = 0.4
+severity = "minor"
+"#;
+    let p = problems(toml);
+    for needle in [
+        "inventory.path: required",
+        "windows.sizes[1]: `fortnight` is not a duration",
+        "windows.sizes[2]: a window size must be longer than 0",
+        "windows.sizes[3]: `5m` is configured twice",
+        "windows.allowed_delay",
+        "kpi.levels[1]: `regoin`",
+        "kpi.levels[3]: level `network` is configured twice",
+        "kpi.min_active_ms",
+        "kpi.coverage.WIFI: unknown technology",
+        "plans.\"GOLD\".min_dl_bps: required",
+        "rules[0].kpi: unknown KPI `drop_rate`",
+        "rules[1].level: `region,technology` is not a configured level",
+        "rules[0].op",
+        "rules[0].severity",
+        "rules[0].window: `1h` is not one of windows.sizes",
+        "rules[1].match.area: level `region,technology` has no dimension `area`",
+        "rules[1].clear: for op \">\" clear (0.03) must be ≤ raise (0.02)",
+        "rules[1].for_windows",
+        "rules[1].severity: required",
+        "rules[2].clear: for op \"<\" clear (0.4) must be ≥ raise (0.5)",
+    ] {
+        assert!(has(&p, needle), "missing `{needle}` in {p:#?}");
+    }
+}
+
+#[test]
+fn type_errors_name_the_key() {
+    let p = problems("[inventory]\npath = \"c.csv\"\n[kpi]\nmin_active_ms = \"long\"\n");
+    assert!(has(&p, "kpi.min_active_ms"), "{p:?}");
+}
+
+#[test]
+fn levels_match_in_any_order_and_rules_resolve() {
+    let toml = r#"
+[inventory]
+path = "c.csv"
+[windows]
+sizes = ["5m", "1h"]
+[[rules]]
+name = "A"
+kpi = "coverage_ratio"
+level = "technology,region"
+match = { technology = "NR" }
+op = "<"
+raise = 0.9
+severity = "warning"
+window = "60m"
+"#;
+    let s = from_toml_str(toml, Path::new(".")).unwrap();
+    let r = &s.rules[0];
+    assert_eq!(r.level_index, 1);
+    assert_eq!(r.window_index, 1);
+    assert_eq!(r.clear, 0.9);
+    assert_eq!((r.for_windows, r.clear_windows, r.min_samples), (1, 1, 0));
+}
+
+#[test]
+fn environment_overrides_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("netkpi.toml");
+    std::fs::write(&path, "[inventory]\npath = \"c.csv\"\n").unwrap();
+    // Set and read in one test only: the variable is unique to it.
+    // SAFETY: tests in this binary do not read this variable concurrently.
+    unsafe { std::env::set_var("NETKPI__WINDOWS__ALLOWED_DELAY", "45s") };
+    let s = load(&path);
+    unsafe { std::env::remove_var("NETKPI__WINDOWS__ALLOWED_DELAY") };
+    assert_eq!(s.unwrap().allowed_delay_ms, 45_000);
+}

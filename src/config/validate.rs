@@ -25,7 +25,7 @@ pub(super) fn from_config(built: config::Config, base: &Path) -> Result<Settings
     let mut unknown = Vec::new();
     let raw: Result<RawConfig, _> = serde_path_to_error::deserialize(
         serde_ignored::Deserializer::new(built, &mut |path: serde_ignored::Path<'_>| {
-            unknown.push(path.to_string())
+            unknown.push(key_path(&path.to_string()))
         }),
     );
     for key in unknown {
@@ -45,6 +45,22 @@ pub(super) fn from_config(built: config::Config, base: &Path) -> Result<Settings
     } else {
         Err(problems.0)
     }
+}
+
+/// `rules.0.bogus` → `rules[0].bogus`, the form every other message uses.
+fn key_path(dotted: &str) -> String {
+    let mut out = String::new();
+    for part in dotted.split('.') {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Parses a duration such as `5m`, `30s`, `1h30m`, `250ms` into whole milliseconds.
@@ -213,34 +229,31 @@ fn validate_rule(
             None
         }),
     };
-    let level = match r.level.as_deref() {
+    let parsed_level = match r.level.as_deref() {
         None => {
             p.add(key("level"), "required: one of the configured levels");
             None
         }
-        Some(text) => match Level::parse(text) {
-            Err(e) => {
-                p.add(key("level"), format!("`{text}`: {e}"));
-                None
-            }
-            Ok(level) => match levels.iter().position(|l| *l == level) {
-                Some(idx) => Some((level, idx)),
-                None => {
-                    p.add(
-                        key("level"),
-                        format!("`{text}` is not a configured level (kpi.levels)"),
-                    );
-                    None
-                }
-            },
-        },
+        Some(text) => Level::parse(text)
+            .map_err(|e| p.add(key("level"), format!("`{text}`: {e}")))
+            .ok(),
     };
+    let level = parsed_level.and_then(|level| match levels.iter().position(|l| *l == level) {
+        Some(idx) => Some((level, idx)),
+        None => {
+            p.add(
+                key("level"),
+                format!("`{}` is not a configured level (kpi.levels)", level.name()),
+            );
+            None
+        }
+    });
     let mut matches = Vec::new();
     for (dim_name, value) in &r.match_ {
         match Dim::parse(dim_name) {
             None => p.add(key(&format!("match.{dim_name}")), "unknown dimension"),
             Some(dim) => {
-                if let Some((level, _)) = level
+                if let Some(level) = parsed_level
                     && !level.has(dim)
                 {
                     p.add(

@@ -153,6 +153,7 @@ mod tests {
         t.restored("d", 2, 0, 1_000);
         assert_eq!(t.outage_ms(0, 10_000), vec![(1, 10_000), (2, 1_000)]);
         t.prune_before(5_000);
-        assert_eq!(t.outage_ms(0, 10_000), vec![(1, 9_000)]);
+        // `a` is gone; `b` [2s, 6s) and the open `c` [5s, 10s) remain.
+        assert_eq!(t.outage_ms(0, 10_000), vec![(1, 8_000)]);
     }
 }

@@ -148,7 +148,9 @@ mod tests {
             Reason::InvalidType
         );
         assert_eq!(
-            reason(&format!(r#"{CALL},"mos":null,"cell_id":null}}"#)),
+            reason(
+                r#"{"type":"call","call_id":"c","event_time":1,"cell_id":null,"outcome":"BUSY","dropped":false,"mos":null}"#
+            ),
             Reason::MissingField
         );
         assert_eq!(reason(CALL), Reason::Malformed);
