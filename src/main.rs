@@ -99,7 +99,7 @@ enum Command {
         /// Share of late records (behind the watermark).
         #[arg(long, default_value_t = 0.0)]
         late_share: f64,
-        /// Share of bad records (JSON Lines only).
+        /// Share of bad records (JSON Lines only; Avro output skips them).
         #[arg(long, default_value_t = 0.0)]
         bad_share: f64,
     },
@@ -323,33 +323,17 @@ fn write_traffic(generator: Generator, out: &Path, format: FileFormat) -> Result
             w.flush()?;
         }
         FileFormat::Avro => {
-            // One container file holds one schema: write one file per stream next to `out`.
-            let streams = [
-                netkpi::model::Stream::Call,
-                netkpi::model::Stream::Session,
-                netkpi::model::Stream::Outage,
-            ];
-            let mut writers = Vec::new();
-            for s in streams {
-                let path = out.with_extension(format!("{}.avro", s.as_str()));
-                let schema = schemas::input_schema(s);
-                writers.push((s, apache_avro::Writer::new(schema, create(&path)?)?));
-            }
+            // One container file with a union schema keeps the three streams in order.
+            let schema = schemas::input_union_schema();
+            let codec = apache_avro::Codec::Deflate(apache_avro::DeflateSettings::default());
+            let mut w = apache_avro::Writer::with_codec(schema, create(out)?, codec)?;
             for item in generator {
                 if let GenItem::Event(ev) = item {
-                    let w = writers
-                        .iter_mut()
-                        .find(|(s, _)| *s == ev.stream())
-                        .map(|(_, w)| w);
-                    if let Some(w) = w {
-                        w.append_value(schemas::event_value(&ev))?;
-                        n += 1;
-                    }
+                    w.append_value(schemas::event_union_value(&ev))?;
+                    n += 1;
                 }
             }
-            for (_, w) in writers {
-                w.into_inner()?.flush()?;
-            }
+            w.into_inner()?.flush()?;
         }
     }
     Ok(n)

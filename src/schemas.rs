@@ -38,6 +38,29 @@ pub fn input_schema(stream: Stream) -> &'static Schema {
     }
 }
 
+/// A union of the three input records: the writer schema of a container file that holds all
+/// three streams in their original order (`netkpi gen --format avro`).
+pub fn input_union_schema() -> &'static Schema {
+    static UNION: OnceLock<Schema> = OnceLock::new();
+    UNION.get_or_init(|| {
+        let text = format!("[{CALL_RECORD},{DATA_SESSION},{OUTAGE}]");
+        match Schema::parse_str(&text) {
+            Ok(s) => s,
+            Err(e) => panic!("bundled schemas do not form a union: {e}"),
+        }
+    })
+}
+
+/// An event as a value of [`input_union_schema`].
+pub fn event_union_value(ev: &Event) -> Value {
+    let branch = match ev.stream() {
+        Stream::Call => 0,
+        Stream::Session => 1,
+        Stream::Outage => 2,
+    };
+    Value::Union(branch, Box::new(event_value(ev)))
+}
+
 fn opt<T>(v: Option<T>, idx_some: u32, f: impl FnOnce(T) -> Value) -> Value {
     match v {
         Some(x) => Value::Union(idx_some, Box::new(f(x))),

@@ -2,9 +2,10 @@
 //! file's sync marker. Read block by block rather than through `apache_avro::Reader` so that
 //! (a) every dead letter carries the exact bytes of its own datum, and (b) a corrupt or
 //! truncated block costs only that block: the reader re-synchronises on the next sync marker and
-//! goes on. Codecs: `null` and `deflate`.
+//! goes on. Codecs: `null` and `deflate`. The writer schema is one of our input records, or a
+//! union of them (one file holding all three streams in their original order).
 
-use super::avro_value::{kind_of_schema, to_raw};
+use super::avro_value::{kind_of_value, to_raw};
 use super::{Item, RawPayload, SourceError};
 use crate::model::validate::{Reason, Reject, validate};
 use apache_avro::Schema;
@@ -113,7 +114,6 @@ pub fn read<E: From<SourceError>>(
             });
         }
     };
-    let kind = kind_of_schema(&header.schema);
     let reader = match GenericDatumReader::builder(&header.schema).build() {
         Ok(r) => r,
         Err(e) => {
@@ -187,11 +187,11 @@ pub fn read<E: From<SourceError>>(
             let decoded = reader.read_value(&mut cursor);
             let used = before.len() - cursor.len();
             let event = match decoded {
-                Ok(value) => match kind {
+                Ok(value) => match kind_of_value(&header.schema, &value) {
                     Some(kind) => to_raw(kind, value).and_then(validate),
                     None => Err(Reject::new(
                         Reason::UnknownRecordType,
-                        "the file's schema is not CallRecord, DataSession or Outage",
+                        "the record is not a CallRecord, DataSession or Outage",
                     )),
                 },
                 Err(e) => {

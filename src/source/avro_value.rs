@@ -18,6 +18,17 @@ pub fn kind_of_schema(schema: &Schema) -> Option<&'static str> {
     }
 }
 
+/// The kind of a decoded value: from the writer schema, or, when the schema is a union of our
+/// records (one file holding all three streams in order), from the branch the value took.
+pub fn kind_of_value(schema: &Schema, value: &Value) -> Option<&'static str> {
+    match (schema, value) {
+        (Schema::Union(u), Value::Union(idx, _)) => {
+            kind_of_schema(u.variants().get(*idx as usize)?)
+        }
+        _ => kind_of_schema(schema),
+    }
+}
+
 fn wrong(field: &str, v: &Value, want: &str) -> Reject {
     Reject::new(
         Reason::InvalidType,
@@ -75,6 +86,10 @@ fn boolean(field: &str, v: Value) -> Result<bool, Reject> {
 
 /// Maps a decoded record of kind `kind` (`call`, `data_session`, `outage`).
 pub fn to_raw(kind: &'static str, value: Value) -> Result<RawEvent<'static>, Reject> {
+    let value = match value {
+        Value::Union(_, inner) => *inner,
+        other => other,
+    };
     let Value::Record(fields) = value else {
         return Err(wrong("(record)", &value, "a record"));
     };

@@ -1,1 +1,240 @@
+//! The `netkpi` binary as a user runs it: help, check-config, replay, gen; exit codes and error
+//! messages that say what to do.
 
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn netkpi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netkpi"))
+        .args(args)
+        .output()
+        .expect("run netkpi")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn shipped_config() -> String {
+    format!("{}/config/netkpi.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn help_names_every_command() {
+    let o = netkpi(&["--help"]);
+    assert!(o.status.success());
+    let t = text(&o);
+    for cmd in ["replay", "check-config", "gen", "demo"] {
+        assert!(t.contains(cmd), "{t}");
+    }
+    let o = netkpi(&["replay", "--help"]);
+    assert!(text(&o).contains("--dead-letters-out"));
+}
+
+#[test]
+fn check_config_summarises_a_good_file() {
+    let o = netkpi(&["check-config", &shipped_config()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for needle in [
+        "OK",
+        "285 cells",
+        "5m",
+        "cell | region,technology | region | network",
+        "RegionNrConnectionRateLow",
+    ] {
+        assert!(t.contains(needle), "missing {needle} in {t}");
+    }
+}
+
+#[test]
+fn check_config_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[inventory]\npath = \"cells.csv\"\ncolour = 1\n[windows]\nsizes = [\"5 parsecs\"]\n[[rules]]\nname = \"x\"\nkpi = \"nope\"\n").expect("write");
+    let o = netkpi(&["check-config", path.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    for needle in [
+        "inventory.colour: unknown key",
+        "windows.sizes[0]",
+        "rules[0].kpi: unknown KPI `nope`",
+        "rules[0].op: required",
+    ] {
+        assert!(t.contains(needle), "missing {needle} in {t}");
+    }
+    // A good config whose inventory is missing is a problem too.
+    std::fs::write(&path, "[inventory]\npath = \"missing.csv\"\n").expect("write");
+    let o = netkpi(&["check-config", path.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("missing.csv"));
+    // And a file that is not TOML.
+    std::fs::write(&path, "[inventory\n").expect("write");
+    let o = netkpi(&["check-config", path.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+fn write_config(dir: &Path, inventory: &str) -> String {
+    std::fs::write(dir.join("cells.csv"), inventory).expect("write inventory");
+    let path = dir.join("netkpi.toml");
+    std::fs::write(&path, "[inventory]\npath = \"cells.csv\"\n").expect("write config");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn replay_refuses_a_malformed_inventory_with_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        "cell_id,site_id,region,area,technology\nA,S,N,DOWNTOWN,LTE\n",
+    );
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "").expect("write");
+    let out = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let o = netkpi(&[
+        "replay",
+        "--config",
+        &config,
+        "--input",
+        input.to_str().unwrap_or_default(),
+        "--kpis-out",
+        &out("k"),
+        "--breaches-out",
+        &out("b"),
+        "--dead-letters-out",
+        &out("d"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("line 2") && t.contains("DOWNTOWN"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn gen_then_replay_end_to_end_is_deterministic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let o = netkpi(&[
+        "gen",
+        "--cells",
+        "60",
+        "--write-inventory",
+        &p("cells.csv"),
+        "--out",
+        &p("traffic.jsonl"),
+        "--duration",
+        "40m",
+        "--rate",
+        "30",
+        "--seed",
+        "9",
+        "--late-share",
+        "0.01",
+        "--bad-share",
+        "0.01",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(
+        p("netkpi.toml"),
+        "[inventory]\npath = \"cells.csv\"\n[windows]\nsizes = [\"5m\", \"15m\"]\n",
+    )
+    .expect("config");
+    let run = |suffix: &str| {
+        let o = netkpi(&[
+            "--log-format",
+            "json",
+            "replay",
+            "--config",
+            &p("netkpi.toml"),
+            "--input",
+            &p("traffic.jsonl"),
+            "--kpis-out",
+            &p(&format!("k{suffix}")),
+            "--breaches-out",
+            &p(&format!("b{suffix}")),
+            "--dead-letters-out",
+            &p(&format!("out/d{suffix}")),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with('{') && l.contains("replay finished")),
+            "{stderr}"
+        );
+        (
+            std::fs::read(p(&format!("k{suffix}"))).expect("kpis"),
+            std::fs::read(p(&format!("out/d{suffix}"))).expect("dead"),
+        )
+    };
+    let (k1, d1) = run("1");
+    let (k2, d2) = run("2");
+    assert!(k1.len() > 10_000);
+    assert!(!d1.is_empty());
+    assert_eq!((k1, d1), (k2, d2));
+    // An input that does not exist is an error naming it.
+    let o = netkpi(&[
+        "replay",
+        "--config",
+        &p("netkpi.toml"),
+        "--input",
+        &p("nope.jsonl"),
+        "--kpis-out",
+        &p("k"),
+        "--breaches-out",
+        &p("b"),
+        "--dead-letters-out",
+        &p("d"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("nope.jsonl"));
+}
+
+#[test]
+fn gen_writes_avro_that_replays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let o = netkpi(&[
+        "gen",
+        "--cells",
+        "20",
+        "--write-inventory",
+        &p("cells.csv"),
+        "--format",
+        "avro",
+        "--out",
+        &p("t.avro"),
+        "--duration",
+        "20m",
+        "--rate",
+        "10",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(p("netkpi.toml"), "[inventory]\npath = \"cells.csv\"\n").expect("config");
+    let o = netkpi(&[
+        "replay",
+        "--config",
+        &p("netkpi.toml"),
+        "--input",
+        &p("t.avro"),
+        "--kpis-out",
+        &p("k"),
+        "--breaches-out",
+        &p("b"),
+        "--dead-letters-out",
+        &p("d"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(p("k"))
+            .expect("kpis")
+            .lines()
+            .count()
+            > 20
+    );
+}
