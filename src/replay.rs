@@ -50,7 +50,7 @@ pub fn replay<K: Write, B: Write, D: Write>(
                             "event_time {} is in a window the watermark already closed",
                             ev.event_time()
                         ),
-                        source: item.source.clone(),
+                        source: item.source.to_string(),
                         payload: item.payload.to_payload(),
                     }),
                 },

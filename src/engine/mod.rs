@@ -96,7 +96,10 @@ pub struct Engine {
     outages: OutageTracker,
     thresholds: Thresholds,
     watermark: Option<i64>,
+    /// Largest event time of any valid record (moves the watermark).
     max_event_time: Option<i64>,
+    /// Largest event time aggregated into some window (bounds the windows `finish` emits).
+    max_aggregated: Option<i64>,
     stats: EngineStats,
 }
 
@@ -148,6 +151,7 @@ impl Engine {
             thresholds: Thresholds::new(settings.rules.clone()),
             watermark: None,
             max_event_time: None,
+            max_aggregated: None,
             stats: EngineStats {
                 late: vec![0; settings.window_sizes_ms.len()],
                 ..EngineStats::default()
@@ -234,6 +238,7 @@ impl Engine {
                 late = true;
                 continue;
             };
+            self.max_aggregated = Some(self.max_aggregated.map_or(t, |m| m.max(t)));
             let acc = cell_acc(window, cell, self.cells.len());
             match ev {
                 Event::Call(c) => acc.add_call(c, tech, &self.agg),
@@ -291,9 +296,10 @@ impl Engine {
         self.close_through(|_, end| end <= wm, out)
     }
 
-    /// End of a finite input: emits every window up to the one holding the largest event time.
+    /// End of a finite input: emits every window up to the one holding the largest event time
+    /// aggregated (spec 9.11).
     pub fn finish<O: Output>(&mut self, out: &mut O) -> Result<(), O::Error> {
-        let Some(max) = self.max_event_time else {
+        let Some(max) = self.max_aggregated else {
             return Ok(());
         };
         self.close_through(|size, end| end - size <= max, out)

@@ -21,10 +21,13 @@ fn setup(extra: &str) -> Engine {
     Engine::new(&settings, &cells)
 }
 
+/// (window start, window end, level, group, values) of one KPI record.
+type Row = (i64, i64, String, Vec<(Dim, String)>, [KpiValue; KPI_COUNT]);
+
 /// Collects outputs as simple tuples.
 #[derive(Default)]
 struct Collect {
-    kpis: Vec<(i64, i64, String, Vec<(Dim, String)>, [KpiValue; KPI_COUNT])>,
+    kpis: Vec<Row>,
     breaches: Vec<BreachEvent>,
 }
 
@@ -399,4 +402,23 @@ severity = "major"
     assert_eq!(raised.threshold, 0.5);
     assert_eq!(cleared.threshold, 0.8);
     assert_eq!(e.alarms_firing(), 0);
+}
+
+#[test]
+fn an_ignored_down_moves_the_watermark_but_adds_no_window() {
+    let mut e = setup("");
+    let mut out = Collect::default();
+    let r = feed(
+        &mut e,
+        &mut out,
+        &[
+            outage(MIN, "A1", "o1", OutageState::Down, None),
+            outage(7 * MIN, "A1", "o1", OutageState::Down, None),
+        ],
+    );
+    assert_eq!(r[1], Ingested::Ignored);
+    // The watermark (6m30s) closed [0, 5m); finish adds nothing for the ignored record's window.
+    assert_eq!(out.windows("network"), vec![0]);
+    e.finish(&mut out).unwrap_or_else(|e| match e {});
+    assert_eq!(out.windows("network"), vec![0]);
 }

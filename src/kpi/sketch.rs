@@ -144,14 +144,14 @@ impl Sketch {
         match self {
             Sketch::Exact(values) if values.len() < EXACT_LIMIT => values.push(v),
             Sketch::Exact(_) => {
-                self.to_buckets();
+                self.switch_to_buckets();
                 self.add(v);
             }
             Sketch::Buckets(b) => b.add_n(v, 1, gamma_ln()),
         }
     }
 
-    fn to_buckets(&mut self) {
+    fn switch_to_buckets(&mut self) {
         if let Sketch::Exact(values) = self {
             let ln_gamma = gamma_ln();
             let mut b = Buckets::new();
@@ -177,7 +177,7 @@ impl Sketch {
                 }
             }
             (Sketch::Exact(_), _) => {
-                self.to_buckets();
+                self.switch_to_buckets();
                 self.merge(other);
             }
         }

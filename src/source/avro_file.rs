@@ -6,7 +6,7 @@
 //! union of them (one file holding all three streams in their original order).
 
 use super::avro_value::{kind_of_value, to_raw};
-use super::{Item, RawPayload, SourceError};
+use super::{Item, Location, RawPayload, SourceError};
 use crate::model::validate::{Reason, Reject, validate};
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
@@ -109,7 +109,10 @@ pub fn read<E: From<SourceError>>(
                         head.len()
                     ),
                 )),
-                source: format!("{name}:0"),
+                source: Location {
+                    file: name,
+                    index: 0,
+                },
                 payload: RawPayload::Binary(head),
             });
         }
@@ -122,7 +125,10 @@ pub fn read<E: From<SourceError>>(
                     Reason::Malformed,
                     format!("unusable writer schema: {e}"),
                 )),
-                source: format!("{name}:0"),
+                source: Location {
+                    file: name,
+                    index: 0,
+                },
                 payload: RawPayload::Binary(&[]),
             });
         }
@@ -150,7 +156,10 @@ pub fn read<E: From<SourceError>>(
                         "corrupt Avro block at byte {block_start}; skipped to the next sync marker"
                     ),
                 )),
-                source: format!("{name}:{index}"),
+                source: Location {
+                    file: name,
+                    index: index,
+                },
                 payload: RawPayload::Binary(&buf[block_start..resume]),
             })?;
             pos = resume;
@@ -171,7 +180,10 @@ pub fn read<E: From<SourceError>>(
                             Reason::Malformed,
                             format!("block of {count} records does not inflate: {e}"),
                         )),
-                        source: format!("{name}:{index}"),
+                        source: Location {
+                            file: name,
+                            index: index,
+                        },
                         payload: RawPayload::Binary(data),
                     })?;
                     continue;
@@ -204,7 +216,10 @@ pub fn read<E: From<SourceError>>(
                                 count - i
                             ),
                         )),
-                        source: format!("{name}:{index}"),
+                        source: Location {
+                            file: name,
+                            index: index,
+                        },
                         payload: RawPayload::Binary(before),
                     })?;
                     index += (count - i - 1) as u64;
@@ -213,7 +228,10 @@ pub fn read<E: From<SourceError>>(
             };
             f(Item {
                 event,
-                source: format!("{name}:{index}"),
+                source: Location {
+                    file: name,
+                    index: index,
+                },
                 payload: RawPayload::Binary(&before[..used]),
             })?;
         }

@@ -2,7 +2,7 @@
 //! `"type"`. Integers are accepted for floats, a fractional number for an integer is bad input,
 //! `null` in a required field is a missing field, unknown keys are ignored, blank lines skipped.
 
-use super::{Item, RawPayload, SourceError};
+use super::{Item, Location, RawPayload, SourceError};
 use crate::model::Event;
 use crate::model::raw::RawEvent;
 use crate::model::validate::{Reason, Reject, validate};
@@ -106,7 +106,10 @@ pub fn read_lines<E: From<SourceError>>(
         }
         f(Item {
             event: decode_line(line),
-            source: format!("{name}:{line_no}"),
+            source: Location {
+                file: name,
+                index: line_no,
+            },
             payload: RawPayload::Text(line),
         })?;
     }

@@ -38,10 +38,23 @@ pub struct DeadLetter {
 pub struct Item<'a> {
     /// The decoded and validated record, or why it is bad.
     pub event: Result<Event, Reject>,
-    /// `FILE:LINE` or `FILE:INDEX`.
-    pub source: String,
+    /// Where it came from; formatted only when a dead letter needs it.
+    pub source: Location<'a>,
     /// The original bytes.
     pub payload: RawPayload<'a>,
+}
+
+/// Where an [`Item`] came from: file name and 1-based line number (or record index for Avro).
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'a> {
+    pub file: &'a str,
+    pub index: u64,
+}
+
+impl std::fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.index)
+    }
 }
 
 /// Borrowed original bytes of an [`Item`].
@@ -67,7 +80,7 @@ impl Item<'_> {
         DeadLetter {
             reason: reject.reason,
             detail: reject.detail.clone(),
-            source: self.source.clone(),
+            source: self.source.to_string(),
             payload: self.payload.to_payload(),
         }
     }

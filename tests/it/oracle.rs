@@ -447,6 +447,7 @@ pub fn run(settings: &Settings, cells: &[Cell], lines: &[String]) -> OracleOut {
     let sizes = settings.window_sizes_ms.clone();
     let d = settings.allowed_delay_ms;
     let mut max_t: Option<i64> = None;
+    let mut max_agg: Option<i64> = None;
     let mut next: Vec<Option<i64>> = vec![None; sizes.len()];
     let mut emitted = vec![false; sizes.len()];
     for line in lines {
@@ -505,12 +506,15 @@ pub fn run(settings: &Settings, cells: &[Cell], lines: &[String]) -> OracleOut {
         if counts && late && !matches!(ev, Event::Outage(_)) {
             *st.out.dead.entry("late".into()).or_default() += 1;
         }
+        if flags.iter().any(|f| *f) {
+            max_agg = Some(max_agg.map_or(t, |m| m.max(t)));
+        }
         st.recs.push(Rec { ev, sizes: flags });
         max_t = Some(max_t.map_or(t, |m| m.max(t)));
         let wm = max_t.map_or(i64::MIN, |m| m - d);
         close_while(&mut st, &sizes, &mut next, &mut emitted, |_, end| end <= wm);
     }
-    if let Some(max) = max_t {
+    if let Some(max) = max_agg {
         close_while(&mut st, &sizes, &mut next, &mut emitted, |w, end| {
             end - w <= max
         });
