@@ -78,7 +78,8 @@ pub struct GenOptions {
     pub jitter_ms: i64,
     /// How far back a late record is shifted (ms; more than window + allowed delay).
     pub late_shift_ms: i64,
-    /// Plans sessions are drawn from (plus some sessions with no plan or an unknown plan).
+    /// Plans from premium to basic (drawn by the cell's technology), plus some sessions with no
+    /// plan or a plan missing from the catalog.
     pub plans: Vec<String>,
 }
 
@@ -162,7 +163,7 @@ impl Generator {
         let (mean, has_sinr) = match self.cells[cell].technology {
             Technology::Gsm => (-80.0, false),
             Technology::Umts => (-88.0, false),
-            _ => (-95.0, true),
+            _ => (-90.0, true),
         };
         let area_loss = match self.cells[cell].area {
             Area::Urban => 0.0,
@@ -222,14 +223,14 @@ impl Generator {
         let peak_bps = match self.cells[cell].technology {
             Technology::Nr => 400e6,
             Technology::Lte => 60e6,
-            Technology::Umts => 8e6,
+            Technology::Umts => 12e6,
             _ => 0.2e6,
         };
         let load = Self::diurnal(t as f64);
         let bps = peak_bps
             * (1.1 - 0.6 * load)
             * if degraded { 0.15 } else { 1.0 }
-            * (0.2 + self.rng.f64());
+            * (0.4 + 0.8 * self.rng.f64());
         let active_ms = if self.rng.chance(0.05) {
             0
         } else {
@@ -239,14 +240,24 @@ impl Generator {
         let packets_sent = (dl_bytes / 1200).max(1) + self.rng.below(50) as i64;
         let loss = if degraded { 0.03 } else { 0.002 };
         let packets_lost = ((packets_sent as f64) * loss * self.rng.f64() * 2.0) as i64;
-        let plan = match self.rng.below(10) {
-            0 => None,
-            1 => Some("LEGACY-UNLISTED".to_string()),
-            k => self
-                .opts
-                .plans
-                .get(k as usize % self.opts.plans.len().max(1))
-                .cloned(),
+        // Plans follow the cell's technology: premium plans mostly on NR, basic ones on 3G.
+        let tier = match (self.cells[cell].technology, self.rng.below(10)) {
+            (_, 0) => None,
+            (Technology::Nr, k) => Some(if k < 6 {
+                0
+            } else if k < 9 {
+                1
+            } else {
+                2
+            }),
+            (Technology::Lte, k) => Some(if k < 6 { 1 } else { 2 }),
+            (Technology::Umts, _) => Some(2),
+            _ => None,
+        };
+        let plan = match tier {
+            None if self.rng.chance(0.5) => Some("LEGACY-UNLISTED".to_string()),
+            None => None,
+            Some(t) => self.opts.plans.get(t).or(self.opts.plans.last()).cloned(),
         };
         let (signal_dbm, sinr_db) = self.radio(cell);
         Event::Session(DataSession {

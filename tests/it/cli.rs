@@ -238,3 +238,46 @@ fn gen_writes_avro_that_replays() {
             > 20
     );
 }
+
+#[test]
+fn the_backfill_script_moves_complete_outputs_into_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = format!("{}/deploy/replay-backfill.sh", env!("CARGO_MANIFEST_DIR"));
+    let input = format!(
+        "{}/tests/golden/edge_cases.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = Command::new("bash")
+        .args([
+            script.as_str(),
+            &shipped_config(),
+            dir.path().to_str().unwrap_or_default(),
+            &input,
+        ])
+        .env("NETKPI", env!("CARGO_BIN_EXE_netkpi"))
+        .output()
+        .expect("run script");
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    for f in [
+        "kpis.jsonl",
+        "breaches.jsonl",
+        "dead-letters.jsonl",
+        "replay.log",
+    ] {
+        assert!(Path::new(&out).join(f).exists(), "{out}/{f}");
+    }
+    // A failing replay leaves nothing behind.
+    let o = Command::new("bash")
+        .args([
+            script.as_str(),
+            &shipped_config(),
+            dir.path().to_str().unwrap_or_default(),
+            "/nonexistent.jsonl",
+        ])
+        .env("NETKPI", env!("CARGO_BIN_EXE_netkpi"))
+        .output()
+        .expect("run script");
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+}
