@@ -156,10 +156,7 @@ pub fn read<E: From<SourceError>>(
                         "corrupt Avro block at byte {block_start}; skipped to the next sync marker"
                     ),
                 )),
-                source: Location {
-                    file: name,
-                    index: index,
-                },
+                source: Location { file: name, index },
                 payload: RawPayload::Binary(&buf[block_start..resume]),
             })?;
             pos = resume;
@@ -180,10 +177,7 @@ pub fn read<E: From<SourceError>>(
                             Reason::Malformed,
                             format!("block of {count} records does not inflate: {e}"),
                         )),
-                        source: Location {
-                            file: name,
-                            index: index,
-                        },
+                        source: Location { file: name, index },
                         payload: RawPayload::Binary(data),
                     })?;
                     continue;
@@ -216,10 +210,7 @@ pub fn read<E: From<SourceError>>(
                                 count - i
                             ),
                         )),
-                        source: Location {
-                            file: name,
-                            index: index,
-                        },
+                        source: Location { file: name, index },
                         payload: RawPayload::Binary(before),
                     })?;
                     index += (count - i - 1) as u64;
@@ -228,10 +219,7 @@ pub fn read<E: From<SourceError>>(
             };
             f(Item {
                 event,
-                source: Location {
-                    file: name,
-                    index: index,
-                },
+                source: Location { file: name, index },
                 payload: RawPayload::Binary(&before[..used]),
             })?;
         }
