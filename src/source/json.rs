@@ -101,7 +101,8 @@ pub fn read_lines<E: From<SourceError>>(
         while let [rest @ .., b'\n' | b'\r'] = line {
             line = rest;
         }
-        if line.iter().all(u8::is_ascii_whitespace) {
+        // Blank means JSON whitespace only; any other byte makes a record (maybe a bad one).
+        if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
             continue;
         }
         f(Item {
