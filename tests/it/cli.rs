@@ -114,18 +114,51 @@ fn replay_refuses_a_malformed_inventory_with_the_line() {
     assert!(!t.contains("panicked"), "{t}");
 }
 
+/// Runs `netkpi replay` in `dir` with its `netkpi.toml`, writing outputs under `tag`.
+fn replay_in(dir: &Path, input: &str, tag: &str, extra: &[&str]) -> Output {
+    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    let mut args: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+    args.extend(["replay", "--config"].map(String::from));
+    args.push(p("netkpi.toml"));
+    for (flag, name) in [
+        ("--input", input.to_string()),
+        ("--kpis-out", format!("{tag}/kpis")),
+        ("--breaches-out", format!("{tag}/breaches")),
+        ("--dead-letters-out", format!("{tag}/dead")),
+    ] {
+        args.push(flag.to_string());
+        args.push(p(&name));
+    }
+    netkpi(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Generates traffic for a synthetic inventory into `dir` and writes a config next to it.
+fn gen_in(dir: &Path, out: &str, args: &[&str], config: &str) {
+    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    let mut all = vec![
+        "gen".to_string(),
+        "--write-inventory".into(),
+        p("cells.csv"),
+        "--out".into(),
+        p(out),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let o = netkpi(&all.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(
+        p("netkpi.toml"),
+        format!("[inventory]\npath = \"cells.csv\"\n{config}"),
+    )
+    .expect("config");
+}
+
 #[test]
 fn gen_then_replay_end_to_end_is_deterministic() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    let o = netkpi(&[
-        "gen",
+    let d = dir.path();
+    let args = [
         "--cells",
         "60",
-        "--write-inventory",
-        &p("cells.csv"),
-        "--out",
-        &p("traffic.jsonl"),
         "--duration",
         "40m",
         "--rate",
@@ -136,29 +169,15 @@ fn gen_then_replay_end_to_end_is_deterministic() {
         "0.01",
         "--bad-share",
         "0.01",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    std::fs::write(
-        p("netkpi.toml"),
-        "[inventory]\npath = \"cells.csv\"\n[windows]\nsizes = [\"5m\", \"15m\"]\n",
-    )
-    .expect("config");
-    let run = |suffix: &str| {
-        let o = netkpi(&[
-            "--log-format",
-            "json",
-            "replay",
-            "--config",
-            &p("netkpi.toml"),
-            "--input",
-            &p("traffic.jsonl"),
-            "--kpis-out",
-            &p(&format!("k{suffix}")),
-            "--breaches-out",
-            &p(&format!("b{suffix}")),
-            "--dead-letters-out",
-            &p(&format!("out/d{suffix}")),
-        ]);
+    ];
+    gen_in(
+        d,
+        "traffic.jsonl",
+        &args,
+        "[windows]\nsizes = [\"5m\", \"15m\"]\n",
+    );
+    let run = |tag: &str| {
+        let o = replay_in(d, "traffic.jsonl", tag, &["--log-format", "json"]);
         assert!(o.status.success(), "{}", text(&o));
         let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
         assert!(
@@ -167,30 +186,16 @@ fn gen_then_replay_end_to_end_is_deterministic() {
                 .any(|l| l.starts_with('{') && l.contains("replay finished")),
             "{stderr}"
         );
-        (
-            std::fs::read(p(&format!("k{suffix}"))).expect("kpis"),
-            std::fs::read(p(&format!("out/d{suffix}"))).expect("dead"),
-        )
+        let read = |f: &str| std::fs::read(d.join(tag).join(f)).expect("output");
+        (read("kpis"), read("dead"))
     };
-    let (k1, d1) = run("1");
-    let (k2, d2) = run("2");
+    let (k1, d1) = run("one");
+    let (k2, d2) = run("two");
     assert!(k1.len() > 10_000);
     assert!(!d1.is_empty());
     assert_eq!((k1, d1), (k2, d2));
     // An input that does not exist is an error naming it.
-    let o = netkpi(&[
-        "replay",
-        "--config",
-        &p("netkpi.toml"),
-        "--input",
-        &p("nope.jsonl"),
-        "--kpis-out",
-        &p("k"),
-        "--breaches-out",
-        &p("b"),
-        "--dead-letters-out",
-        &p("d"),
-    ]);
+    let o = replay_in(d, "nope.jsonl", "three", &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("nope.jsonl"));
 }
@@ -198,40 +203,26 @@ fn gen_then_replay_end_to_end_is_deterministic() {
 #[test]
 fn gen_writes_avro_that_replays() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    let o = netkpi(&[
-        "gen",
-        "--cells",
-        "20",
-        "--write-inventory",
-        &p("cells.csv"),
-        "--format",
-        "avro",
-        "--out",
-        &p("t.avro"),
-        "--duration",
-        "20m",
-        "--rate",
-        "10",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    std::fs::write(p("netkpi.toml"), "[inventory]\npath = \"cells.csv\"\n").expect("config");
-    let o = netkpi(&[
-        "replay",
-        "--config",
-        &p("netkpi.toml"),
-        "--input",
-        &p("t.avro"),
-        "--kpis-out",
-        &p("k"),
-        "--breaches-out",
-        &p("b"),
-        "--dead-letters-out",
-        &p("d"),
-    ]);
+    let d = dir.path();
+    gen_in(
+        d,
+        "t.avro",
+        &[
+            "--cells",
+            "20",
+            "--format",
+            "avro",
+            "--duration",
+            "20m",
+            "--rate",
+            "10",
+        ],
+        "",
+    );
+    let o = replay_in(d, "t.avro", "out", &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        std::fs::read_to_string(p("k"))
+        std::fs::read_to_string(d.join("out/kpis"))
             .expect("kpis")
             .lines()
             .count()
