@@ -230,6 +230,17 @@ impl LevelTable {
         })
     }
 
+    /// The group with these values (canonical order), if it exists.
+    pub fn find(&self, values: &[String], cells: &CellTable) -> Option<u32> {
+        if self.per_cell {
+            let cell = cells.get(values.first()?)?;
+            let matches = self.group_values(cell, cells).map(|(_, v)| v).eq(values.iter().map(String::as_str));
+            return matches.then_some(cell);
+        }
+        let key: Box<[Box<str>]> = values.iter().map(|v| v.as_str().into()).collect();
+        self.index.get(&key).copied()
+    }
+
     /// Group indices in the order of their values, as of the last [`Self::refresh_order`].
     pub fn order(&self) -> &[u32] {
         &self.sorted

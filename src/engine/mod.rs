@@ -16,6 +16,7 @@
 //!
 //! The same input in the same order gives the same outputs, bit for bit.
 
+pub mod checkpoint;
 pub mod groups;
 pub mod outage;
 mod window;

@@ -8,6 +8,18 @@
 //! which the engine decides.
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+/// The tracker's state with cells by id, for a checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutageSnapshot {
+    /// (outage_id, cell_id, DOWN time), sorted.
+    pub open: Vec<(String, String, i64)>,
+    /// Restored outage ids, sorted.
+    pub restored: Vec<String>,
+    /// (cell_id, start, end), sorted.
+    pub closed: Vec<(String, i64, i64)>,
+}
 
 /// Open outages, restored ids and closed intervals.
 #[derive(Debug, Default)]
@@ -90,6 +102,37 @@ impl OutageTracker {
             ivs.retain(|&(_, end)| end > t);
             !ivs.is_empty()
         });
+    }
+
+    /// The state, naming cells with `cell_id`.
+    pub fn snapshot(&self, cell_id: impl Fn(u32) -> String) -> OutageSnapshot {
+        let mut open: Vec<_> = self.open.iter().map(|(id, (c, t))| (id.to_string(), cell_id(*c), *t)).collect();
+        let mut restored: Vec<_> = self.restored.iter().map(|id| id.to_string()).collect();
+        let mut closed: Vec<_> = self
+            .closed
+            .iter()
+            .flat_map(|(c, ivs)| ivs.iter().map(|(a, b)| (cell_id(*c), *a, *b)))
+            .collect();
+        open.sort();
+        restored.sort();
+        closed.sort();
+        OutageSnapshot { open, restored, closed }
+    }
+
+    /// Replaces the state with a snapshot; cells unknown to `cell_index` are dropped.
+    pub fn restore(&mut self, s: &OutageSnapshot, cell_index: impl Fn(&str) -> Option<u32>) {
+        *self = OutageTracker::default();
+        for (id, cell, t) in &s.open {
+            if let Some(c) = cell_index(cell) {
+                self.open.insert(id.as_str().into(), (c, *t));
+            }
+        }
+        self.restored = s.restored.iter().map(|id| id.as_str().into()).collect();
+        for (cell, a, b) in &s.closed {
+            if let Some(c) = cell_index(cell) {
+                self.closed.entry(c).or_default().push((*a, *b));
+            }
+        }
     }
 
     /// Number of outages currently open.

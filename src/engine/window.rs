@@ -94,6 +94,35 @@ impl SizeState {
         Some(self.front?.min(self.start_of(wm)))
     }
 
+    /// Start of the next window to emit, once a record started this size.
+    pub fn front(&self) -> Option<i64> {
+        self.front
+    }
+
+    /// Whether any window of this size was emitted.
+    pub fn emitted(&self) -> bool {
+        self.emitted
+    }
+
+    /// Open windows with their per-cell accumulators.
+    pub fn open(&self) -> impl Iterator<Item = (i64, &[Acc])> {
+        self.open.iter().map(|(s, a)| (*s, a.as_slice()))
+    }
+
+    /// Restores `front` and `emitted` from a checkpoint (before any record is re-read).
+    pub fn restore(&mut self, front: Option<i64>, emitted: bool) {
+        self.front = front;
+        self.emitted = emitted;
+    }
+
+    /// The window starting at `start` (≥ front), created when missing; no lateness check.
+    pub fn window_at(&mut self, start: i64) -> Option<&mut Vec<Acc>> {
+        if self.front.is_none_or(|f| start < f) {
+            return None;
+        }
+        self.window_for(start, None)
+    }
+
     /// Open windows and the bytes their accumulators hold.
     pub fn footprint(&self) -> (usize, usize) {
         let bytes = self

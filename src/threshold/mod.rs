@@ -48,7 +48,7 @@ pub struct BreachEvent {
 }
 
 /// The state of one (rule, group) pair; the default is `OK` with no count.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlarmState {
     /// The id of the firing alarm, when `FIRING`.
     pub firing: Option<String>,
@@ -88,13 +88,19 @@ pub struct Thresholds {
     rules: Vec<Rule>,
     /// Per rule: group index → state (only non-default states are kept).
     states: Vec<FxHashMap<u32, AlarmState>>,
+    /// Restored states of groups that do not exist yet (groups of unknown cells), by values.
+    pending: FxHashMap<(usize, Vec<String>), AlarmState>,
 }
 
 impl Thresholds {
     /// Machines for `rules`, all `OK`.
     pub fn new(rules: Vec<Rule>) -> Self {
         let states = rules.iter().map(|_| FxHashMap::default()).collect();
-        Thresholds { rules, states }
+        Thresholds {
+            rules,
+            states,
+            pending: FxHashMap::default(),
+        }
     }
 
     /// The rules.
@@ -120,6 +126,12 @@ impl Thresholds {
         let rule = &self.rules[r];
         let value = obs.value.filter(|_| obs.samples >= rule.min_samples)?;
         let states = &mut self.states[r];
+        if !self.pending.is_empty() && !states.contains_key(&group_index) {
+            let key = (r, obs.group.iter().map(|(_, v)| v.to_string()).collect());
+            if let Some(saved) = self.pending.remove(&key) {
+                states.insert(group_index, saved);
+            }
+        }
         let state = states.entry(group_index).or_default();
         let event = match &state.firing {
             None => {
@@ -171,6 +183,33 @@ impl Thresholds {
             window_start: obs.window_start,
             window_end: obs.window_end,
         })
+    }
+
+    /// Every stored state: (rule index, group index, state).
+    pub fn states(&self) -> impl Iterator<Item = (usize, u32, &AlarmState)> {
+        self.states
+            .iter()
+            .enumerate()
+            .flat_map(|(r, m)| m.iter().map(move |(g, s)| (r, *g, s)))
+    }
+
+    /// Restored states whose groups were not seen yet: (rule index, group values, state).
+    pub fn pending(&self) -> impl Iterator<Item = (usize, &[String], &AlarmState)> {
+        self.pending.iter().map(|((r, g), s)| (*r, g.as_slice(), s))
+    }
+
+    /// Restores the state of rule `r` on group index `g`.
+    pub fn restore(&mut self, r: usize, g: u32, state: AlarmState) {
+        if state != AlarmState::default() {
+            self.states[r].insert(g, state);
+        }
+    }
+
+    /// Restores the state of rule `r` on a group not created yet.
+    pub fn restore_pending(&mut self, r: usize, group: Vec<String>, state: AlarmState) {
+        if state != AlarmState::default() {
+            self.pending.insert((r, group), state);
+        }
     }
 
     /// Number of (rule, group) pairs currently firing.
