@@ -7,8 +7,10 @@
 pub mod config;
 pub mod engine;
 pub mod inventory;
+pub mod kafka;
 pub mod kpi;
 pub mod model;
+pub mod pipeline;
 pub mod replay;
 pub mod schemas;
 pub mod sink;

@@ -59,6 +59,16 @@ enum Command {
         #[arg(long)]
         dead_letters_out: PathBuf,
     },
+    /// Consume calls, data sessions and outages from Kafka; write KPI records, breach events and
+    /// dead letters to Kafka, exactly once (see README: delivery guarantee).
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Stop when every input partition has reached its end, closing all open windows.
+        #[arg(long)]
+        exit_at_end: bool,
+    },
     /// Validate a configuration file (and its inventory) without running anything.
     CheckConfig {
         /// Configuration file (TOML).
@@ -75,9 +85,16 @@ enum Command {
         /// Also write the synthetic inventory here.
         #[arg(long)]
         write_inventory: Option<PathBuf>,
-        /// Output file.
-        #[arg(long)]
-        out: PathBuf,
+        /// Output file (JSON Lines or Avro); or use --kafka.
+        #[arg(long, required_unless_present = "kafka")]
+        out: Option<PathBuf>,
+        /// Write to the Kafka input topics of this configuration instead of a file (Avro datums
+        /// keyed by cell; topics created when missing).
+        #[arg(long, conflicts_with = "out")]
+        kafka: Option<PathBuf>,
+        /// Partitions of the input topics created by --kafka.
+        #[arg(long, default_value_t = 3)]
+        partitions: i32,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FileFormat::Jsonl)]
         format: FileFormat,
@@ -187,6 +204,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 create(&dead_letters_out)?,
             )?;
             telemetry::log_summary(
+                "replay",
                 &counters,
                 engine.stats(),
                 &settings.window_sizes_ms,
@@ -195,11 +213,35 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => check_config(&file),
+        Command::Run {
+            config,
+            exit_at_end,
+        } => {
+            let (settings, cells) = load(&config)?;
+            let control = netkpi::pipeline::Control::default();
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(signal, control.shutdown.clone())?;
+            }
+            let summary = netkpi::pipeline::run(
+                &settings,
+                &cells,
+                netkpi::pipeline::RunOptions { exit_at_end },
+                &control,
+            )?;
+            tracing::info!(
+                transactions = summary.transactions,
+                restored = summary.restored,
+                "run finished"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Gen {
             inventory: inv,
             cells,
             write_inventory,
             out,
+            kafka,
+            partitions,
             format,
             duration,
             max_records,
@@ -243,8 +285,16 @@ fn run(command: Command) -> Result<ExitCode> {
                 bad_share,
                 ..defaults
             };
-            let n = write_traffic(Generator::new(cells, opts), &out, format)?;
-            tracing::info!(records = n, path = %out.display(), "traffic written");
+            let generator = Generator::new(cells, opts);
+            let n = match (out, kafka) {
+                (Some(out), _) => write_traffic(generator, &out, format)?,
+                (None, Some(config)) => {
+                    let settings = config::load(&config)?;
+                    netkpi::kafka::produce::produce_traffic(&settings.kafka, generator, partitions)?
+                }
+                (None, None) => bail!("give --out FILE or --kafka CONFIG"),
+            };
+            tracing::info!(records = n, "traffic written");
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {

@@ -38,6 +38,18 @@ pub fn input_schema(stream: Stream) -> &'static Schema {
     }
 }
 
+/// The schema of KPI records (topic `kpis`).
+pub fn kpi_schema() -> &'static Schema {
+    static KPI: OnceLock<Schema> = OnceLock::new();
+    parsed(&KPI, KPI_RECORD)
+}
+
+/// The schema of breach events (topic `kpi-breaches`).
+pub fn breach_schema() -> &'static Schema {
+    static BREACH: OnceLock<Schema> = OnceLock::new();
+    parsed(&BREACH, BREACH_EVENT)
+}
+
 /// A union of the three input records: the writer schema of a container file that holds all
 /// three streams in their original order (`netkpi gen --format avro`).
 pub fn input_union_schema() -> &'static Schema {

@@ -29,7 +29,13 @@ impl Counters {
 }
 
 /// Logs the end-of-run summary.
-pub fn log_summary(c: &Counters, e: &EngineStats, window_sizes_ms: &[i64], seconds: f64) {
+pub fn log_summary(
+    what: &str,
+    c: &Counters,
+    e: &EngineStats,
+    window_sizes_ms: &[i64],
+    seconds: f64,
+) {
     let rate = if seconds > 0.0 {
         c.records_read as f64 / seconds
     } else {
@@ -48,7 +54,7 @@ pub fn log_summary(c: &Counters, e: &EngineStats, window_sizes_ms: &[i64], secon
         breach_events = e.breach_events,
         seconds = format!("{seconds:.3}"),
         records_per_second = format!("{rate:.0}"),
-        "replay finished"
+        "{what} finished"
     );
     for (reason, n) in &c.dead_letters {
         tracing::info!(

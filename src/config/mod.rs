@@ -30,6 +30,53 @@ pub struct Settings {
     pub agg: AggParams,
     /// Threshold rules, in configured order.
     pub rules: Vec<Rule>,
+    /// Kafka settings.
+    pub kafka: KafkaSettings,
+}
+
+/// Validated `[kafka]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    pub group_id: String,
+    pub transactional_id: String,
+    pub output_partitions: i32,
+    pub commit_interval_ms: i64,
+    /// Input topics in stream order: calls, data sessions, outages.
+    pub input_topics: [String; 3],
+    pub kpis_topic: String,
+    pub breaches_topic: String,
+    pub dead_letters_topic: String,
+    pub checkpoints_topic: String,
+    /// Extra librdkafka properties.
+    pub properties: Vec<(String, String)>,
+}
+
+impl KafkaSettings {
+    /// Whether a property's value must never be shown.
+    pub fn is_secret(key: &str) -> bool {
+        let k = key.to_ascii_lowercase();
+        ["password", "secret", "key", "token", "credential"]
+            .iter()
+            .any(|w| k.contains(w))
+            && !k.ends_with(".location")
+            && !k.contains("algorithm")
+    }
+
+    /// The properties with secret values replaced, for logs and `check-config`.
+    pub fn redacted_properties(&self) -> Vec<(String, String)> {
+        self.properties
+            .iter()
+            .map(|(k, v)| {
+                let shown = if Self::is_secret(k) {
+                    "<redacted>".to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), shown)
+            })
+            .collect()
+    }
 }
 
 /// One problem in a configuration, with the key it concerns.

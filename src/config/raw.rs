@@ -19,6 +19,77 @@ pub struct RawConfig {
     pub plans: BTreeMap<String, RawPlan>,
     /// Threshold rules.
     pub rules: Vec<RawRule>,
+    /// Kafka connection, topics and delivery (`netkpi run`, `netkpi gen --kafka`).
+    pub kafka: RawKafka,
+}
+
+/// `[kafka]`
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RawKafka {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Consumer group of the processor.
+    pub group_id: String,
+    /// Transactional id of the output producer (default: the group id). One per instance.
+    pub transactional_id: Option<String>,
+    /// Partitions of the output topics netkpi creates when they are missing.
+    pub output_partitions: i32,
+    /// Longest wall-clock time between two transactions (dead letters and offsets).
+    pub commit_interval: String,
+    /// Topic names.
+    pub topics: RawTopics,
+    /// Extra librdkafka properties for every client (security.protocol, sasl.*, ssl.*, …).
+    /// Values of keys naming a password, secret or key are never logged or printed.
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for RawKafka {
+    fn default() -> Self {
+        RawKafka {
+            brokers: "127.0.0.1:9092".to_string(),
+            group_id: "netkpi".to_string(),
+            transactional_id: None,
+            output_partitions: 3,
+            commit_interval: "1s".to_string(),
+            topics: RawTopics::default(),
+            properties: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// `[kafka.topics]`
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RawTopics {
+    /// Call records in.
+    pub calls: String,
+    /// Data-session records in.
+    pub data_sessions: String,
+    /// Outage records in.
+    pub outages: String,
+    /// KPI records out.
+    pub kpis: String,
+    /// Breach events out.
+    pub breaches: String,
+    /// Dead letters out (original bytes; source topic, partition, offset and reason in headers).
+    pub dead_letters: String,
+    /// The processor's checkpoints (written in the same transaction as the outputs).
+    pub checkpoints: String,
+}
+
+impl Default for RawTopics {
+    fn default() -> Self {
+        RawTopics {
+            calls: "calls".into(),
+            data_sessions: "data-sessions".into(),
+            outages: "outages".into(),
+            kpis: "kpis".into(),
+            breaches: "kpi-breaches".into(),
+            dead_letters: "dead-letters".into(),
+            checkpoints: "netkpi-checkpoints".into(),
+        }
+    }
 }
 
 /// `[inventory]`

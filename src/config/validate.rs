@@ -178,7 +178,9 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
         }
     }
 
+    let kafka = validate_kafka(raw.kafka, p);
     Settings {
+        kafka,
         inventory_path,
         window_sizes_ms,
         allowed_delay_ms,
@@ -186,6 +188,71 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
         levels,
         agg,
         rules,
+    }
+}
+
+fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSettings {
+    if k.brokers.trim().is_empty() {
+        p.add("kafka.brokers", "must name at least one host:port");
+    }
+    if k.group_id.trim().is_empty() {
+        p.add("kafka.group_id", "must not be empty");
+    }
+    if !(1..=10_000).contains(&k.output_partitions) {
+        p.add("kafka.output_partitions", "must be between 1 and 10000");
+    }
+    let commit_interval_ms = match parse_duration_ms(&k.commit_interval) {
+        Ok(ms) if ms > 0 => ms,
+        Ok(_) => {
+            p.add("kafka.commit_interval", "must be longer than 0");
+            1000
+        }
+        Err(e) => {
+            p.add("kafka.commit_interval", e);
+            1000
+        }
+    };
+    let t = k.topics;
+    let names = [
+        ("calls", &t.calls),
+        ("data_sessions", &t.data_sessions),
+        ("outages", &t.outages),
+        ("kpis", &t.kpis),
+        ("breaches", &t.breaches),
+        ("dead_letters", &t.dead_letters),
+        ("checkpoints", &t.checkpoints),
+    ];
+    for (i, (key, name)) in names.iter().enumerate() {
+        let valid = !name.is_empty()
+            && name.len() <= 249
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            p.add(
+                format!("kafka.topics.{key}"),
+                format!("`{name}` is not a valid topic name"),
+            );
+        }
+        if names[..i].iter().any(|(_, other)| other == name) {
+            p.add(
+                format!("kafka.topics.{key}"),
+                format!("`{name}` is used for two purposes"),
+            );
+        }
+    }
+    super::KafkaSettings {
+        transactional_id: k.transactional_id.unwrap_or_else(|| k.group_id.clone()),
+        brokers: k.brokers,
+        group_id: k.group_id,
+        output_partitions: k.output_partitions,
+        commit_interval_ms,
+        input_topics: [t.calls, t.data_sessions, t.outages],
+        kpis_topic: t.kpis,
+        breaches_topic: t.breaches,
+        dead_letters_topic: t.dead_letters,
+        checkpoints_topic: t.checkpoints,
+        properties: k.properties.into_iter().collect(),
     }
 }
 

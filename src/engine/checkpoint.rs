@@ -106,15 +106,22 @@ impl Engine {
                 let table = &self.levels[rule.level_index];
                 AlarmCheckpoint {
                     rule: rule.name.clone(),
-                    group: table.group_values(g, &self.cells).map(|(_, v)| v.to_string()).collect(),
+                    group: table
+                        .group_values(g, &self.cells)
+                        .map(|(_, v)| v.to_string())
+                        .collect(),
                     state: state.clone(),
                 }
             })
-            .chain(self.thresholds.pending().map(|(r, group, state)| AlarmCheckpoint {
-                rule: self.thresholds.rules()[r].name.clone(),
-                group: group.to_vec(),
-                state: state.clone(),
-            }))
+            .chain(
+                self.thresholds
+                    .pending()
+                    .map(|(r, group, state)| AlarmCheckpoint {
+                        rule: self.thresholds.rules()[r].name.clone(),
+                        group: group.to_vec(),
+                        state: state.clone(),
+                    }),
+            )
             .collect();
         EngineCheckpoint {
             watermark: self.watermark,
@@ -131,7 +138,9 @@ impl Engine {
         let sizes: Vec<i64> = self.sizes.iter().map(|s| s.size_ms).collect();
         let saved: Vec<i64> = cp.sizes.iter().map(|s| s.size_ms).collect();
         if sizes != saved {
-            return Err(RestoreError(format!("window sizes {saved:?} were saved, {sizes:?} are configured")));
+            return Err(RestoreError(format!(
+                "window sizes {saved:?} were saved, {sizes:?} are configured"
+            )));
         }
         self.watermark = cp.watermark;
         self.max_event_time = cp.max_event_time;
@@ -140,9 +149,13 @@ impl Engine {
         for (size, saved) in self.sizes.iter_mut().zip(&cp.sizes) {
             size.restore(saved.front, saved.emitted);
             for w in &saved.windows {
-                let Some(accs) = size.window_at(w.start) else { continue };
+                let Some(accs) = size.window_at(w.start) else {
+                    continue;
+                };
                 for o in &w.outages {
-                    let Some(cell) = self.cells.get(&o.cell_id) else { continue };
+                    let Some(cell) = self.cells.get(&o.cell_id) else {
+                        continue;
+                    };
                     let acc: &mut Acc = cell_acc(accs, cell, ncells);
                     acc.outages_started += o.started;
                     acc.outages_restored += o.restored;
@@ -155,13 +168,20 @@ impl Engine {
         let cells = &self.cells;
         self.outages.restore(&cp.outages, |id| cells.get(id));
         for a in &cp.alarms {
-            let Some(r) = self.thresholds.rules().iter().position(|rule| rule.name == a.rule) else {
+            let Some(r) = self
+                .thresholds
+                .rules()
+                .iter()
+                .position(|rule| rule.name == a.rule)
+            else {
                 continue; // The rule was removed from the configuration: its alarms go with it.
             };
             let table = &self.levels[self.thresholds.rules()[r].level_index];
             match table.find(&a.group, &self.cells) {
                 Some(g) => self.thresholds.restore(r, g, a.state.clone()),
-                None => self.thresholds.restore_pending(r, a.group.clone(), a.state.clone()),
+                None => self
+                    .thresholds
+                    .restore_pending(r, a.group.clone(), a.state.clone()),
             }
         }
         Ok(())
@@ -188,7 +208,9 @@ impl Engine {
         let t = ev.event_time();
         for size in &mut self.sizes {
             let start = size.start_of(t);
-            let Some(accs) = size.window_at(start) else { continue };
+            let Some(accs) = size.window_at(start) else {
+                continue;
+            };
             let acc = cell_acc(accs, cell, ncells);
             match ev {
                 Event::Call(c) => acc.add_call(c, tech, &self.agg),

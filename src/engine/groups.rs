@@ -234,7 +234,10 @@ impl LevelTable {
     pub fn find(&self, values: &[String], cells: &CellTable) -> Option<u32> {
         if self.per_cell {
             let cell = cells.get(values.first()?)?;
-            let matches = self.group_values(cell, cells).map(|(_, v)| v).eq(values.iter().map(String::as_str));
+            let matches = self
+                .group_values(cell, cells)
+                .map(|(_, v)| v)
+                .eq(values.iter().map(String::as_str));
             return matches.then_some(cell);
         }
         let key: Box<[Box<str>]> = values.iter().map(|v| v.as_str().into()).collect();

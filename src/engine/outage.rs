@@ -106,7 +106,11 @@ impl OutageTracker {
 
     /// The state, naming cells with `cell_id`.
     pub fn snapshot(&self, cell_id: impl Fn(u32) -> String) -> OutageSnapshot {
-        let mut open: Vec<_> = self.open.iter().map(|(id, (c, t))| (id.to_string(), cell_id(*c), *t)).collect();
+        let mut open: Vec<_> = self
+            .open
+            .iter()
+            .map(|(id, (c, t))| (id.to_string(), cell_id(*c), *t))
+            .collect();
         let mut restored: Vec<_> = self.restored.iter().map(|id| id.to_string()).collect();
         let mut closed: Vec<_> = self
             .closed
@@ -116,7 +120,11 @@ impl OutageTracker {
         open.sort();
         restored.sort();
         closed.sort();
-        OutageSnapshot { open, restored, closed }
+        OutageSnapshot {
+            open,
+            restored,
+            closed,
+        }
     }
 
     /// Replaces the state with a snapshot; cells unknown to `cell_index` are dropped.

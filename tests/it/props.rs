@@ -230,7 +230,11 @@ proptest! {
 }
 
 /// Runs events through an engine, returning KPI and breach lines.
-fn run_engine(engine: &mut netkpi::engine::Engine, evs: &[Event], finish: bool) -> (Vec<u8>, Vec<u8>) {
+fn run_engine(
+    engine: &mut netkpi::engine::Engine,
+    evs: &[Event],
+    finish: bool,
+) -> (Vec<u8>, Vec<u8>) {
     let mut out = netkpi::sink::jsonl::JsonlOutput::new(Vec::new(), Vec::new());
     for e in evs {
         let _ = engine.ingest_and_advance(e, &mut out);

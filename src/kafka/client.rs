@@ -1,0 +1,201 @@
+//! Kafka clients built from the configuration (librdkafka properties pass through, secrets never
+//! logged), topic creation, and reading the checkpoints topic back.
+
+use crate::config::KafkaSettings;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+
+/// Client context for consumers: end-of-partition is expected (we ask for it), not an error;
+/// every other client error is logged as a warning (librdkafka retries them).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuietContext;
+
+impl rdkafka::ClientContext for QuietContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::warn!(%error, reason, "librdkafka");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for QuietContext {}
+
+/// The consumer type netkpi uses.
+pub type QuietConsumer = BaseConsumer<QuietContext>;
+
+/// A Kafka operation that failed, with what netkpi was doing.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}: {source}")]
+pub struct KafkaOpError {
+    pub doing: String,
+    #[source]
+    pub source: KafkaError,
+}
+
+/// Attaches what was being done to a Kafka error.
+pub fn ctx<T>(r: Result<T, KafkaError>, doing: impl FnOnce() -> String) -> Result<T, KafkaOpError> {
+    r.map_err(|source| KafkaOpError {
+        doing: doing(),
+        source,
+    })
+}
+
+/// Base client configuration: brokers plus the configured extra properties.
+pub fn base_config(k: &KafkaSettings) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers);
+    for (key, value) in &k.properties {
+        c.set(key, value);
+    }
+    c
+}
+
+/// Creates the topics that do not exist yet, with `partitions` partitions each.
+pub fn ensure_topics(
+    k: &KafkaSettings,
+    topics: &[&str],
+    partitions: i32,
+) -> Result<(), KafkaOpError> {
+    let admin: AdminClient<DefaultClientContext> = ctx(base_config(k).create(), || {
+        "creating the admin client".into()
+    })?;
+    let metadata = ctx(
+        admin.inner().fetch_metadata(None, Duration::from_secs(10)),
+        || format!("reading metadata from {}", k.brokers),
+    )?;
+    let missing: Vec<&str> = topics
+        .iter()
+        .copied()
+        .filter(|t| {
+            !metadata
+                .topics()
+                .iter()
+                .any(|m| m.name() == *t && !m.partitions().is_empty())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let new: Vec<NewTopic<'_>> = missing
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KafkaOpError {
+            doing: format!("starting a runtime for topic creation: {e}"),
+            source: KafkaError::Canceled,
+        })?;
+    let results = ctx(
+        runtime.block_on(admin.create_topics(&new, &AdminOptions::new())),
+        || format!("creating topics {missing:?}"),
+    )?;
+    for r in results {
+        if let Err((topic, code)) = r
+            && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists
+        {
+            return Err(KafkaOpError {
+                doing: format!("creating topic {topic}"),
+                source: KafkaError::AdminOp(code),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Partition numbers of a topic (empty when it does not exist).
+pub fn partitions_of(consumer: &QuietConsumer, topic: &str) -> Result<Vec<i32>, KafkaOpError> {
+    let md = ctx(
+        consumer.fetch_metadata(Some(topic), Duration::from_secs(10)),
+        || format!("reading metadata of topic {topic}"),
+    )?;
+    let mut parts: Vec<i32> = md
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    parts.sort_unstable();
+    Ok(parts)
+}
+
+/// One message read back from a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Reads every message of `topic` (all partitions, from the beginning to the current end), in
+/// the order they arrive (within a partition, offset order).
+pub fn read_all(k: &KafkaSettings, topic: &str) -> Result<Vec<TopicRecord>, KafkaOpError> {
+    let consumer: QuietConsumer = ctx(
+        base_config(k)
+            .set("group.id", format!("{}-checkpoint-reader", k.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("fetch.wait.max.ms", "20")
+            .create_with_context(QuietContext),
+        || "creating the checkpoint reader".into(),
+    )?;
+    let parts = partitions_of(&consumer, topic)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in &parts {
+        ctx(
+            tpl.add_partition_offset(topic, *p, Offset::Beginning),
+            || "building an assignment".into(),
+        )?;
+    }
+    ctx(consumer.assign(&tpl), || format!("assigning {topic}"))?;
+    let mut out = Vec::new();
+    let mut at_end = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while at_end.len() < parts.len() {
+        if Instant::now() > deadline {
+            return Err(KafkaOpError {
+                doing: format!("reading {topic} to its end (timed out)"),
+                source: KafkaError::Canceled,
+            });
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            None => {}
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => {
+                return Err(KafkaOpError {
+                    doing: format!("reading {topic}"),
+                    source: e,
+                });
+            }
+            Some(Ok(m)) => {
+                let headers = m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(TopicRecord {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().unwrap_or_default().to_vec(),
+                    value: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,7 @@
+//! Kafka edges of the pipeline: client configuration, the Avro codec of every topic, and topic
+//! administration.
+
+pub mod client;
+pub mod codec;
+pub mod produce;
+pub mod watermarks;

@@ -1,0 +1,494 @@
+//! `netkpi run`: Kafka in, the pure engine in the middle, Kafka out, exactly once.
+//!
+//! # Delivery guarantee (enforced here)
+//! Every transaction of the output producer holds: the KPI records and breach events of the
+//! windows closed since the previous one, the dead letters of the records read since, one
+//! checkpoint record (the engine's non-window state — watermark, next windows to emit, outage
+//! state, open windows' outage counts, threshold machines — plus, per input partition, the next
+//! offset to read, the lowest offset still feeding an open window, and the largest event time),
+//! and the consumer offsets = the next offset to read of every partition. So outputs, checkpoint
+//! and offsets commit or abort together.
+//!
+//! On start (or after a crash), the committed offsets identify the checkpoint committed with them
+//! (the one whose next-offsets equal them; a copy left by an aborted transaction cannot match,
+//! because consumption only moves forward). The engine restores it, each partition is read again
+//! from its low-water offset, and records below the checkpointed next offset are re-read through
+//! [`Engine::reingest`]: they rebuild the open windows' call and session accumulators, and emit
+//! nothing. From then on the run continues as if it had never stopped. Outputs are deterministic
+//! and keyed (KPI records by level, group and window; breach events by rule and group), so a copy
+//! left behind by an aborted or repeated transaction is byte-identical to the committed record
+//! under the same key: on a full Kafka, `read_committed` readers see each record once, and a
+//! broker that shows aborted records (as Tansu and librdkafka's mock cluster do) shows duplicates
+//! that compaction or a keyed reader drops.
+//!
+//! Scale-out is not implemented yet: one instance consumes every partition of the input topics
+//! (manual assignment). See the README.
+
+mod output;
+pub mod partitions;
+
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::engine::checkpoint::EngineCheckpoint;
+use crate::inventory::Cell;
+use crate::kafka::client::{
+    KafkaOpError, QuietConsumer, QuietContext, base_config, ctx, ensure_topics, partitions_of,
+    read_all,
+};
+use crate::kafka::codec::{InputDecoder, OutputEncoder};
+use crate::kafka::watermarks::cached_high;
+use crate::model::Stream;
+use crate::model::validate::Reason;
+use crate::telemetry::Counters;
+use output::KafkaOutput;
+use partitions::{PartitionId, Partitions};
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const STREAMS: [Stream; 3] = [Stream::Call, Stream::Session, Stream::Outage];
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why `netkpi run` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaOpError),
+    #[error(
+        "input topic `{0}` does not exist: create it (netkpi gen --kafka creates the input topics)"
+    )]
+    MissingTopic(String),
+    #[error(
+        "the committed offsets of group `{0}` match no checkpoint in `{1}`: the checkpoints topic was deleted or belongs to another deployment"
+    )]
+    NoCheckpoint(String, String),
+    #[error("checkpoint is unusable: {0}")]
+    BadCheckpoint(String),
+    #[error("cannot encode output: {0}")]
+    Encode(#[from] crate::kafka::codec::EncodeError),
+    #[error("cannot build Avro codecs: {0}")]
+    Avro(#[from] apache_avro::Error),
+}
+
+/// Offsets and watermark of one input partition in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionCheckpoint {
+    pub topic: String,
+    pub partition: i32,
+    /// Next offset to read when the checkpoint was taken (= the committed consumer offset).
+    pub resume_until: i64,
+    /// Lowest offset still feeding an open window: reading resumes here.
+    pub low_water: i64,
+    pub max_event_time: Option<i64>,
+}
+
+/// The record written to the checkpoints topic in every transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub group_id: String,
+    pub partitions: Vec<PartitionCheckpoint>,
+    pub engine: EngineCheckpoint,
+}
+
+/// How `run` behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Stop when every partition has reached its end, closing all windows (backfill).
+    pub exit_at_end: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    pub counters: Counters,
+    pub transactions: u64,
+    pub restored: bool,
+}
+
+/// Flags shared with the signal handlers and the HTTP endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    /// Set to stop gracefully.
+    pub shutdown: Arc<AtomicBool>,
+    /// Set once partitions are assigned and state restored.
+    pub ready: Arc<AtomicBool>,
+}
+
+fn committed_checkpoint(
+    settings: &Settings,
+    committed: &[(String, i32, i64)],
+) -> Result<Option<Checkpoint>, PipelineError> {
+    let k = &settings.kafka;
+    if committed.is_empty() {
+        return Ok(None);
+    }
+    let mut found = None;
+    for record in read_all(k, &k.checkpoints_topic)? {
+        if record.key != k.group_id.as_bytes() {
+            continue;
+        }
+        let Ok(cp) = serde_json::from_slice::<Checkpoint>(&record.value) else {
+            continue;
+        };
+        let matches = committed.iter().all(|(t, p, off)| {
+            cp.partitions
+                .iter()
+                .any(|c| &c.topic == t && c.partition == *p && c.resume_until == *off)
+        });
+        if matches {
+            found = Some(cp);
+        }
+    }
+    found
+        .map(Some)
+        .ok_or_else(|| PipelineError::NoCheckpoint(k.group_id.clone(), k.checkpoints_topic.clone()))
+}
+
+/// Runs the pipeline until the end of input (`exit_at_end`) or a shutdown request.
+pub fn run(
+    settings: &Settings,
+    cells: &[Cell],
+    opts: RunOptions,
+    control: &Control,
+) -> Result<RunSummary, PipelineError> {
+    let k = &settings.kafka;
+    let outputs = [
+        k.kpis_topic.as_str(),
+        k.breaches_topic.as_str(),
+        k.dead_letters_topic.as_str(),
+    ];
+    ensure_topics(k, &outputs, k.output_partitions)?;
+    ensure_topics(k, &[k.checkpoints_topic.as_str()], 1)?;
+
+    let producer: BaseProducer = ctx(
+        base_config(k)
+            .set("transactional.id", &k.transactional_id)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .create(),
+        || "creating the transactional producer".into(),
+    )?;
+    // Fences a previous instance with the same transactional id and aborts what it left open.
+    ctx(producer.init_transactions(TIMEOUT), || {
+        format!("initialising transactions as `{}`", k.transactional_id)
+    })?;
+    let consumer: QuietConsumer = ctx(
+        base_config(k)
+            .set("group.id", &k.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "50")
+            .create_with_context(QuietContext),
+        || "creating the consumer".into(),
+    )?;
+
+    let mut all = TopicPartitionList::new();
+    let mut ids: Vec<(PartitionId, String)> = Vec::new();
+    for (si, topic) in k.input_topics.iter().enumerate() {
+        let parts = partitions_of(&consumer, topic)?;
+        if parts.is_empty() {
+            return Err(PipelineError::MissingTopic(topic.clone()));
+        }
+        for p in parts {
+            ctx(all.add_partition_offset(topic, p, Offset::Invalid), || {
+                "building the assignment".into()
+            })?;
+            ids.push(((si, p), topic.clone()));
+        }
+    }
+    let committed_tpl = ctx(consumer.committed_offsets(all, TIMEOUT), || {
+        format!("reading committed offsets of group `{}`", k.group_id)
+    })?;
+    let committed: Vec<(String, i32, i64)> = committed_tpl
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
+            _ => None,
+        })
+        .collect();
+    drop(committed_tpl);
+    let checkpoint = committed_checkpoint(settings, &committed)?;
+
+    let mut engine = Engine::new(settings, cells);
+    let now = Instant::now();
+    let mut parts = Partitions::default();
+    let mut assign = TopicPartitionList::new();
+    for ((si, p), topic) in &ids {
+        let saved = checkpoint.as_ref().and_then(|c| {
+            c.partitions
+                .iter()
+                .find(|x| &x.topic == topic && x.partition == *p)
+        });
+        let (start, until, max) = saved.map_or((0, 0, None), |s| {
+            (s.low_water, s.resume_until, s.max_event_time)
+        });
+        parts.add((*si, *p), start, until, max, now);
+        ctx(
+            assign.add_partition_offset(topic, *p, Offset::Offset(start)),
+            || "building the assignment".into(),
+        )?;
+    }
+    if let Some(cp) = &checkpoint {
+        engine
+            .restore(&cp.engine)
+            .map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
+        tracing::info!(
+            partitions = cp.partitions.len(),
+            "restored from checkpoint; re-reading open windows"
+        );
+    }
+    ctx(consumer.assign(&assign), || {
+        "assigning the input partitions".into()
+    })?;
+    let group_metadata = consumer
+        .group_metadata()
+        .ok_or_else(|| PipelineError::BadCheckpoint("the consumer has no group metadata".into()))?;
+    control.ready.store(true, Ordering::SeqCst);
+    tracing::info!(partitions = ids.len(), group = %k.group_id, "consuming");
+
+    let started = Instant::now();
+    let decoder = InputDecoder::new()?;
+    let encoder = OutputEncoder::new()?;
+    let mut summary = RunSummary {
+        restored: checkpoint.is_some(),
+        ..RunSummary::default()
+    };
+    ctx(producer.begin_transaction(), || {
+        "beginning a transaction".into()
+    })?;
+    let mut out = KafkaOutput::new(&producer, &encoder, k);
+    let commit_every = Duration::from_millis(u64::try_from(k.commit_interval_ms).unwrap_or(1000));
+    let idle = Duration::from_millis(u64::try_from(settings.idle_timeout_ms).unwrap_or(60_000));
+    let mut last_commit = Instant::now();
+    let mut dirty = false;
+    let mut windows_emitted = engine.stats().windows_emitted;
+    let mut polls_since_end_check = 0u32;
+    let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
+
+    loop {
+        if control.shutdown.load(Ordering::SeqCst) {
+            tracing::info!("shutdown requested: committing and leaving");
+            break;
+        }
+        let polled = consumer.poll(Duration::from_millis(100));
+        let now = Instant::now();
+        match polled {
+            Some(Ok(m)) => {
+                let Some(si) = topic_index(m.topic()) else {
+                    continue;
+                };
+                let id = (si, m.partition());
+                let offset = m.offset();
+                let payload = m.payload().unwrap_or_default();
+                let decoded = decoder.decode(STREAMS[si], payload);
+                if parts.is_replay(id, offset) {
+                    if let Ok(ev) = &decoded {
+                        engine.reingest(ev);
+                        track_feeds(&mut parts, &engine, ev, id, offset);
+                    }
+                    parts.read(
+                        id,
+                        offset,
+                        decoded.as_ref().ok().map(|e| e.event_time()),
+                        now,
+                    );
+                    continue;
+                }
+                summary.counters.records_read += 1;
+                dirty = true;
+                let source = || {
+                    (
+                        m.topic().to_string(),
+                        m.partition(),
+                        offset,
+                        m.key().map(<[u8]>::to_vec),
+                    )
+                };
+                match decoded {
+                    Err(reject) => {
+                        summary.counters.dead_letter(reject.reason);
+                        out.dead_letter(&reject, source(), payload)?;
+                        parts.read(id, offset, None, now);
+                    }
+                    Ok(ev) => {
+                        match engine.ingest(&ev) {
+                            crate::engine::Ingested::Rejected(reject) => {
+                                summary.counters.dead_letter(reject.reason);
+                                out.dead_letter(&reject, source(), payload)?;
+                                parts.read(id, offset, None, now);
+                                continue;
+                            }
+                            crate::engine::Ingested::Late if ev.stream() == Stream::Outage => {
+                                summary.counters.late_outage_records += 1
+                            }
+                            crate::engine::Ingested::Late => {
+                                summary.counters.dead_letter(Reason::Late);
+                                let reject = crate::model::validate::Reject::new(
+                                    Reason::Late,
+                                    format!(
+                                        "event_time {} is in a window the watermark already closed",
+                                        ev.event_time()
+                                    ),
+                                );
+                                out.dead_letter(&reject, source(), payload)?;
+                            }
+                            _ => {}
+                        }
+                        track_feeds(&mut parts, &engine, &ev, id, offset);
+                        parts.read(id, offset, Some(ev.event_time()), now);
+                    }
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => polls_since_end_check = u32::MAX,
+            Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
+            None => polls_since_end_check = u32::MAX,
+        }
+        polls_since_end_check = polls_since_end_check.saturating_add(1);
+        if polls_since_end_check >= 10_000 {
+            polls_since_end_check = 0;
+            for ((si, p), topic) in &ids {
+                if let Some(high) = cached_high(&consumer, topic, *p) {
+                    parts.set_end((*si, *p), high);
+                }
+            }
+        }
+        if let Some(wm) = parts.watermark(settings.allowed_delay_ms, idle, opts.exit_at_end, now) {
+            engine.advance_to(wm, &mut out)?;
+        }
+        if opts.exit_at_end && parts.all_at_end() {
+            engine.finish(&mut out)?;
+            dirty = true;
+        }
+        let emitted = engine.stats().windows_emitted != windows_emitted;
+        if emitted
+            || (dirty && now.duration_since(last_commit) >= commit_every)
+            || (opts.exit_at_end && parts.all_at_end())
+        {
+            windows_emitted = engine.stats().windows_emitted;
+            parts.emitted(&engine.fronts());
+            commit(
+                &producer,
+                &group_metadata,
+                &mut out,
+                &engine,
+                &parts,
+                &ids,
+                settings,
+            )?;
+            summary.transactions += 1;
+            last_commit = Instant::now();
+            dirty = false;
+            if opts.exit_at_end && parts.all_at_end() {
+                break;
+            }
+            ctx(producer.begin_transaction(), || {
+                "beginning a transaction".into()
+            })?;
+        }
+    }
+    if !opts.exit_at_end || !parts.all_at_end() {
+        parts.emitted(&engine.fronts());
+        commit(
+            &producer,
+            &group_metadata,
+            &mut out,
+            &engine,
+            &parts,
+            &ids,
+            settings,
+        )?;
+        summary.transactions += 1;
+    }
+    crate::telemetry::log_summary(
+        "run",
+        &summary.counters,
+        engine.stats(),
+        &settings.window_sizes_ms,
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(summary)
+}
+
+/// Notes the windows a call or session record feeds (outage counts are in the checkpoint).
+fn track_feeds(
+    parts: &mut Partitions,
+    engine: &Engine,
+    ev: &crate::model::Event,
+    id: PartitionId,
+    offset: i64,
+) {
+    if matches!(ev, crate::model::Event::Outage(_)) {
+        return;
+    }
+    let t = ev.event_time();
+    for (i, (size, front)) in engine
+        .window_sizes()
+        .into_iter()
+        .zip(engine.fronts())
+        .enumerate()
+    {
+        let start = t.div_euclid(size) * size;
+        if front.is_some_and(|f| start >= f) {
+            parts.feeds(i, start, id, offset);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    producer: &BaseProducer,
+    group: &rdkafka::consumer::ConsumerGroupMetadata,
+    out: &mut KafkaOutput<'_>,
+    engine: &Engine,
+    parts: &Partitions,
+    ids: &[(PartitionId, String)],
+    settings: &Settings,
+) -> Result<(), PipelineError> {
+    let k = &settings.kafka;
+    let mut offsets = TopicPartitionList::new();
+    let mut cps = Vec::new();
+    for (id, topic) in ids {
+        let Some(progress) = parts.get(*id) else {
+            continue;
+        };
+        let low_water = parts.low_water(*id).unwrap_or(progress.next_offset);
+        cps.push(PartitionCheckpoint {
+            topic: topic.clone(),
+            partition: id.1,
+            resume_until: progress.next_offset,
+            low_water,
+            max_event_time: progress.max_event_time,
+        });
+        ctx(
+            offsets.add_partition_offset(topic, id.1, Offset::Offset(progress.next_offset)),
+            || "building offsets".into(),
+        )?;
+    }
+    let checkpoint = Checkpoint {
+        group_id: k.group_id.clone(),
+        partitions: cps,
+        engine: engine.checkpoint(),
+    };
+    let bytes =
+        serde_json::to_vec(&checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
+    out.checkpoint(&k.group_id, &bytes)?;
+    ctx(
+        producer.send_offsets_to_transaction(&offsets, group, TIMEOUT),
+        || "sending offsets to the transaction".into(),
+    )?;
+    ctx(producer.commit_transaction(TIMEOUT), || {
+        "committing the transaction".into()
+    })?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The engine's [`Output`] on Kafka: KPI records, breach events, dead letters and checkpoints
+//! sent through the transactional producer (waiting when its queue is full).
+
+use crate::config::KafkaSettings;
+use crate::engine::{KpiRecord, Output};
+use crate::kafka::client::KafkaOpError;
+use crate::kafka::codec::{OutputEncoder, breach_key, kpi_key};
+use crate::model::validate::Reject;
+use crate::threshold::BreachEvent;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use std::time::Duration;
+
+use super::PipelineError;
+
+/// Sends outputs within the current transaction.
+pub struct KafkaOutput<'a> {
+    producer: &'a BaseProducer,
+    encoder: &'a OutputEncoder,
+    kafka: &'a KafkaSettings,
+}
+
+impl<'a> KafkaOutput<'a> {
+    /// Output through `producer`.
+    pub fn new(
+        producer: &'a BaseProducer,
+        encoder: &'a OutputEncoder,
+        kafka: &'a KafkaSettings,
+    ) -> Self {
+        KafkaOutput {
+            producer,
+            encoder,
+            kafka,
+        }
+    }
+
+    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), KafkaOpError> {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => {
+                    self.producer.poll(Duration::ZERO);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    self.producer.poll(Duration::from_millis(50));
+                    record = r;
+                }
+                Err((e, r)) => {
+                    return Err(KafkaOpError {
+                        doing: format!("producing to {}", r.topic),
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+
+    /// A dead letter: the original bytes and key, with the source and reason in headers.
+    pub fn dead_letter(
+        &self,
+        reject: &Reject,
+        source: (String, i32, i64, Option<Vec<u8>>),
+        payload: &[u8],
+    ) -> Result<(), PipelineError> {
+        let (topic, partition, offset, key) = source;
+        let (partition, offset) = (partition.to_string(), offset.to_string());
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "netkpi.source.topic",
+                value: Some(topic.as_str()),
+            })
+            .insert(Header {
+                key: "netkpi.source.partition",
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: "netkpi.source.offset",
+                value: Some(offset.as_str()),
+            })
+            .insert(Header {
+                key: "netkpi.reason",
+                value: Some(reject.reason.as_str()),
+            })
+            .insert(Header {
+                key: "netkpi.detail",
+                value: Some(reject.detail.as_str()),
+            });
+        let key = key.unwrap_or_default();
+        let record = BaseRecord::to(&self.kafka.dead_letters_topic)
+            .payload(payload)
+            .key(key.as_slice())
+            .headers(headers);
+        Ok(self.send(record)?)
+    }
+
+    /// The checkpoint record of this transaction.
+    pub fn checkpoint(&self, key: &str, bytes: &[u8]) -> Result<(), PipelineError> {
+        Ok(self.send(
+            BaseRecord::to(&self.kafka.checkpoints_topic)
+                .payload(bytes)
+                .key(key.as_bytes()),
+        )?)
+    }
+}
+
+impl Output for KafkaOutput<'_> {
+    type Error = PipelineError;
+
+    fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error> {
+        let value = self.encoder.kpi(record)?;
+        let key = kpi_key(record);
+        Ok(self.send(
+            BaseRecord::to(&self.kafka.kpis_topic)
+                .payload(value.as_slice())
+                .key(key.as_bytes()),
+        )?)
+    }
+
+    fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error> {
+        let value = self.encoder.breach(event)?;
+        let key = breach_key(event);
+        Ok(self.send(
+            BaseRecord::to(&self.kafka.breaches_topic)
+                .payload(value.as_slice())
+                .key(key.as_bytes()),
+        )?)
+    }
+}

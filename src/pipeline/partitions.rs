@@ -1,0 +1,220 @@
+//! Per-partition progress of the input topics: position, largest event time, end-of-partition
+//! and idleness, and the offsets still feeding open windows. Pure bookkeeping: the pipeline feeds
+//! it offsets, event times and wall-clock instants; it answers the watermark and the low-water
+//! offsets of a checkpoint.
+//!
+//! The pipeline's watermark is the minimum over active partitions of (largest event time − D).
+//! A partition stops holding the watermark back when it has reached its end in `--exit-at-end`
+//! mode, or when it has been silent for `idle_timeout` while streaming. A partition that never
+//! delivered a record holds it back (as `None`) until then.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// One input partition: (stream index 0..3, partition number).
+pub type PartitionId = (usize, i32);
+
+/// Progress of one partition.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Next offset to read.
+    pub next_offset: i64,
+    /// Offsets below this were processed before the last restart: re-read, not re-emitted.
+    pub replay_until: i64,
+    /// Largest event time read (watermark).
+    pub max_event_time: Option<i64>,
+    /// At the end of the partition (as of the last fetch).
+    pub at_end: bool,
+    /// When it last delivered a record (wall clock).
+    pub last_record: Instant,
+}
+
+/// All assigned input partitions and the offsets feeding open windows.
+#[derive(Debug, Default)]
+pub struct Partitions {
+    parts: BTreeMap<PartitionId, Progress>,
+    /// (size index, window start) → partition → smallest offset feeding that window.
+    feeding: BTreeMap<(usize, i64), BTreeMap<PartitionId, i64>>,
+}
+
+impl Partitions {
+    /// Adds a partition starting at `offset`.
+    pub fn add(
+        &mut self,
+        id: PartitionId,
+        offset: i64,
+        replay_until: i64,
+        max_event_time: Option<i64>,
+        now: Instant,
+    ) {
+        self.parts.insert(
+            id,
+            Progress {
+                next_offset: offset,
+                replay_until,
+                max_event_time,
+                at_end: false,
+                last_record: now,
+            },
+        );
+    }
+
+    /// Every partition.
+    pub fn iter(&self) -> impl Iterator<Item = (&PartitionId, &Progress)> {
+        self.parts.iter()
+    }
+
+    /// One partition.
+    pub fn get(&self, id: PartitionId) -> Option<&Progress> {
+        self.parts.get(&id)
+    }
+
+    /// Records that a record at `offset` with event time `t` was read (valid records only move
+    /// the watermark; pass `t = None` for a rejected one).
+    pub fn read(&mut self, id: PartitionId, offset: i64, t: Option<i64>, now: Instant) {
+        if let Some(p) = self.parts.get_mut(&id) {
+            p.next_offset = offset + 1;
+            p.at_end = false;
+            p.last_record = now;
+            if let Some(t) = t {
+                p.max_event_time = Some(p.max_event_time.map_or(t, |m| m.max(t)));
+            }
+        }
+    }
+
+    /// Whether `offset` of `id` is a re-read of an already processed record.
+    pub fn is_replay(&self, id: PartitionId, offset: i64) -> bool {
+        self.parts.get(&id).is_some_and(|p| offset < p.replay_until)
+    }
+
+    /// Marks whether a partition is at its end (`high` is the high watermark from the last fetch).
+    pub fn set_end(&mut self, id: PartitionId, high: i64) {
+        if let Some(p) = self.parts.get_mut(&id) {
+            p.at_end = high >= 0 && p.next_offset >= high;
+        }
+    }
+
+    /// Whether every partition is at its end and nothing is left to re-read.
+    pub fn all_at_end(&self) -> bool {
+        self.parts
+            .values()
+            .all(|p| p.at_end && p.next_offset >= p.replay_until)
+    }
+
+    /// The pipeline's watermark: min over active partitions of max event time − `delay`.
+    /// `exit_at_end`: partitions at their end do not count; otherwise silent ones (for `idle`) do not.
+    pub fn watermark(
+        &self,
+        delay: i64,
+        idle: Duration,
+        exit_at_end: bool,
+        now: Instant,
+    ) -> Option<i64> {
+        let mut wm: Option<i64> = None;
+        let mut any_active = false;
+        for p in self.parts.values() {
+            let inactive = if exit_at_end {
+                p.at_end && p.next_offset >= p.replay_until
+            } else {
+                now.duration_since(p.last_record) >= idle
+            };
+            if inactive {
+                continue;
+            }
+            any_active = true;
+            let w = p.max_event_time? - delay;
+            wm = Some(wm.map_or(w, |m| m.min(w)));
+        }
+        if any_active {
+            wm
+        } else {
+            self.parts
+                .values()
+                .filter_map(|p| p.max_event_time)
+                .max()
+                .map(|m| m - delay)
+        }
+    }
+
+    /// Notes that the record at `offset` of `id` feeds window `start` of size `size`.
+    pub fn feeds(&mut self, size: usize, start: i64, id: PartitionId, offset: i64) {
+        let e = self
+            .feeding
+            .entry((size, start))
+            .or_default()
+            .entry(id)
+            .or_insert(offset);
+        *e = (*e).min(offset);
+    }
+
+    /// Forgets windows that were emitted (start before each size's next window to emit).
+    pub fn emitted(&mut self, fronts: &[Option<i64>]) {
+        self.feeding.retain(|(size, start), _| {
+            fronts
+                .get(*size)
+                .copied()
+                .flatten()
+                .is_none_or(|f| *start >= f)
+        });
+    }
+
+    /// The offset to resume a partition from: the smallest one still feeding an open window, or
+    /// the next one to read.
+    pub fn low_water(&self, id: PartitionId) -> Option<i64> {
+        let next = self.parts.get(&id)?.next_offset;
+        let feeding = self
+            .feeding
+            .values()
+            .filter_map(|m| m.get(&id).copied())
+            .min();
+        Some(feeding.map_or(next, |f| f.min(next)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermark_is_the_minimum_over_active_partitions() {
+        let now = Instant::now();
+        let mut p = Partitions::default();
+        p.add((0, 0), 0, 0, None, now);
+        p.add((0, 1), 0, 0, None, now);
+        p.read((0, 0), 0, Some(100_000), now);
+        let idle = Duration::from_secs(60);
+        assert_eq!(
+            p.watermark(30_000, idle, true, now),
+            None,
+            "partition 1 has not delivered yet"
+        );
+        p.set_end((0, 1), 0);
+        assert_eq!(
+            p.watermark(30_000, idle, true, now),
+            Some(70_000),
+            "an empty partition at its end does not hold it"
+        );
+        p.read((0, 1), 0, Some(50_000), now);
+        assert_eq!(p.watermark(30_000, idle, true, now), Some(20_000));
+        // Streaming: a silent partition stops holding the watermark after the idle timeout.
+        let later = now + Duration::from_secs(61);
+        p.read((0, 0), 1, Some(200_000), later);
+        assert_eq!(p.watermark(30_000, idle, false, later), Some(170_000));
+    }
+
+    #[test]
+    fn low_water_is_the_oldest_offset_feeding_an_open_window() {
+        let now = Instant::now();
+        let mut p = Partitions::default();
+        p.add((1, 0), 0, 0, None, now);
+        for (offset, start) in [(0, 0), (1, 300), (2, 0), (3, 300)] {
+            p.read((1, 0), offset, Some(start), now);
+            p.feeds(0, start, (1, 0), offset);
+        }
+        assert_eq!(p.low_water((1, 0)), Some(0));
+        p.emitted(&[Some(300)]);
+        assert_eq!(p.low_water((1, 0)), Some(1));
+        p.emitted(&[Some(600)]);
+        assert_eq!(p.low_water((1, 0)), Some(4));
+    }
+}
