@@ -8,13 +8,12 @@ use crate::model::Event;
 use crate::model::Stream;
 use crate::model::level::Dim;
 use crate::model::validate::{Reason, Reject, validate};
-use crate::schemas::{breach_schema, input_schema, kpi_schema};
+use crate::schemas::input_schema;
 use crate::source::avro_value::to_raw;
 use crate::threshold::BreachEvent;
 use apache_avro::reader::datum::GenericDatumReader;
-use apache_avro::types::Value;
+#[cfg(test)]
 use apache_avro::writer::datum::GenericDatumWriter;
-use std::collections::HashMap;
 
 /// Why an output could not be encoded (a defect: our records always fit our schemas).
 #[derive(Debug, thiserror::Error)]
@@ -62,103 +61,93 @@ impl InputDecoder {
     }
 }
 
-fn group_map(group: impl Iterator<Item = (Dim, String)>) -> Value {
-    Value::Map(
-        group
-            .map(|(d, v)| (d.as_str().to_string(), Value::String(v)))
-            .collect::<HashMap<_, _>>(),
-    )
+/// Avro binary encoding, by hand for the two output records: field order is fixed and the
+/// `group` map is written in canonical dimension order, so the same record always gives the same
+/// bytes (`apache_avro`'s `Value::Map` is a `HashMap` and iterates in random order).
+struct AvroOut(Vec<u8>);
+
+impl AvroOut {
+    fn long(&mut self, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        while z >= 0x80 {
+            self.0.push((z as u8 & 0x7f) | 0x80);
+            z >>= 7;
+        }
+        self.0.push(z as u8);
+    }
+    fn string(&mut self, s: &str) {
+        self.long(s.len() as i64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn double(&mut self, v: f64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn group<'a>(&mut self, group: impl ExactSizeIterator<Item = (Dim, &'a str)>) {
+        if group.len() > 0 {
+            self.long(group.len() as i64);
+            for (d, v) in group {
+                self.string(d.as_str());
+                self.string(v);
+            }
+        }
+        self.long(0);
+    }
 }
 
-/// Encodes KPI records and breach events.
-pub struct OutputEncoder {
-    kpi: GenericDatumWriter<'static>,
-    breach: GenericDatumWriter<'static>,
-}
+/// Encodes KPI records and breach events (datums of `kpi_record.avsc`, `breach_event.avsc`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OutputEncoder;
 
 impl OutputEncoder {
-    /// Writers for the bundled output schemas.
+    /// An encoder.
     pub fn new() -> Result<Self, apache_avro::Error> {
-        Ok(OutputEncoder {
-            kpi: GenericDatumWriter::builder(kpi_schema()).build()?,
-            breach: GenericDatumWriter::builder(breach_schema()).build()?,
-        })
+        Ok(OutputEncoder)
     }
 
     /// A KPI record as an Avro datum.
     pub fn kpi(&self, r: &KpiRecord<'_>) -> Result<Vec<u8>, EncodeError> {
-        let kpis = Kpi::ALL
-            .iter()
-            .zip(r.values.iter())
-            .map(|(k, v)| {
-                let value = match (k, v) {
-                    (_, KpiValue::Count(c)) => Value::Long(i64::try_from(*c).unwrap_or(i64::MAX)),
-                    (Kpi::TrafficErlangs | Kpi::OutageSeconds, KpiValue::Real(x)) => {
-                        Value::Double(x.unwrap_or(0.0))
-                    }
-                    (_, KpiValue::Real(Some(x))) => Value::Union(1, Box::new(Value::Double(*x))),
-                    (_, KpiValue::Real(None)) => Value::Union(0, Box::new(Value::Null)),
-                };
-                (k.name().to_string(), value)
-            })
-            .collect();
-        let record = Value::Record(vec![
-            (
-                "window_start".into(),
-                Value::TimestampMillis(r.window_start),
-            ),
-            ("window_end".into(), Value::TimestampMillis(r.window_end)),
-            ("level".into(), Value::String(r.level.to_string())),
-            (
-                "group".into(),
-                group_map(r.group.iter().map(|(d, v)| (*d, v.to_string()))),
-            ),
-            ("kpis".into(), Value::Record(kpis)),
-        ]);
-        self.kpi
-            .write_value_to_vec(record)
-            .map_err(|e| EncodeError {
-                what: "KPI record",
-                message: e.to_string(),
-            })
+        let mut o = AvroOut(Vec::with_capacity(512));
+        o.long(r.window_start);
+        o.long(r.window_end);
+        o.string(r.level);
+        o.group(r.group.iter().copied());
+        for (k, v) in Kpi::ALL.iter().zip(r.values.iter()) {
+            match (k, v) {
+                (_, KpiValue::Count(c)) => o.long(i64::try_from(*c).unwrap_or(i64::MAX)),
+                (Kpi::TrafficErlangs | Kpi::OutageSeconds, KpiValue::Real(x)) => {
+                    o.double(x.unwrap_or(0.0))
+                }
+                (_, KpiValue::Real(Some(x))) => {
+                    o.long(1);
+                    o.double(*x);
+                }
+                (_, KpiValue::Real(None)) => o.long(0),
+            }
+        }
+        Ok(o.0)
     }
 
     /// A breach event as an Avro datum.
     pub fn breach(&self, e: &BreachEvent) -> Result<Vec<u8>, EncodeError> {
         let severity = ["critical", "major", "minor", "warning"];
-        let sev_idx = severity
-            .iter()
-            .position(|s| *s == e.severity.as_str())
-            .unwrap_or(0);
-        let state_idx = u32::from(e.state.as_str() == "CLEARED");
-        let record = Value::Record(vec![
-            ("breach_id".into(), Value::String(e.breach_id.clone())),
-            ("rule".into(), Value::String(e.rule.clone())),
-            ("kpi".into(), Value::String(e.kpi.to_string())),
-            (
-                "severity".into(),
-                Value::Enum(sev_idx as u32, e.severity.as_str().to_string()),
-            ),
-            (
-                "state".into(),
-                Value::Enum(state_idx, e.state.as_str().to_string()),
-            ),
-            ("level".into(), Value::String(e.level.clone())),
-            ("group".into(), group_map(e.group.iter().cloned())),
-            ("value".into(), Value::Double(e.value)),
-            ("threshold".into(), Value::Double(e.threshold)),
-            (
-                "window_start".into(),
-                Value::TimestampMillis(e.window_start),
-            ),
-            ("window_end".into(), Value::TimestampMillis(e.window_end)),
-        ]);
-        self.breach
-            .write_value_to_vec(record)
-            .map_err(|e| EncodeError {
-                what: "breach event",
-                message: e.to_string(),
-            })
+        let mut o = AvroOut(Vec::with_capacity(256));
+        o.string(&e.breach_id);
+        o.string(&e.rule);
+        o.string(e.kpi);
+        o.long(
+            severity
+                .iter()
+                .position(|s| *s == e.severity.as_str())
+                .unwrap_or(0) as i64,
+        );
+        o.long(i64::from(e.state.as_str() == "CLEARED"));
+        o.string(&e.level);
+        o.group(e.group.iter().map(|(d, v)| (*d, v.as_str())));
+        o.double(e.value);
+        o.double(e.threshold);
+        o.long(e.window_start);
+        o.long(e.window_end);
+        Ok(o.0)
     }
 }
 
@@ -197,6 +186,7 @@ mod tests {
     use super::*;
     use crate::model::{CallOutcome, CallRecord};
     use crate::schemas::event_value;
+    use apache_avro::types::Value;
 
     #[test]
     fn inputs_round_trip_and_garbage_is_rejected() {
@@ -249,12 +239,37 @@ mod tests {
         };
         let enc = OutputEncoder::new().unwrap();
         let bytes = enc.kpi(&r).unwrap();
-        let v = GenericDatumReader::builder(kpi_schema())
+        let v = GenericDatumReader::builder(crate::schemas::kpi_schema())
             .build()
             .unwrap()
             .read_value(&mut bytes.as_slice())
             .unwrap();
         assert!(matches!(v, Value::Record(_)));
+        let group = [(Dim::Region, "North"), (Dim::Technology, "NR")];
+        let event = BreachEvent {
+            breach_id: "id".into(),
+            rule: "R".into(),
+            kpi: "dropped_call_ratio",
+            severity: crate::threshold::rule::Severity::Minor,
+            state: crate::threshold::BreachState::Cleared,
+            level: "region,technology".into(),
+            group: group.iter().map(|(d, v)| (*d, v.to_string())).collect(),
+            value: 0.5,
+            threshold: 0.25,
+            window_start: 1,
+            window_end: 2,
+        };
+        let bytes = enc.breach(&event).unwrap();
+        let reader = GenericDatumReader::builder(crate::schemas::breach_schema())
+            .build()
+            .unwrap();
+        let Value::Record(fields) = reader.read_value(&mut bytes.as_slice()).unwrap() else {
+            panic!("record")
+        };
+        assert_eq!(fields[3].1, Value::Enum(2, "minor".into()));
+        assert_eq!(fields[4].1, Value::Enum(1, "CLEARED".into()));
+        assert!(matches!(&fields[6].1, Value::Map(m) if m.len() == 2));
+        assert_eq!(fields[8].1, Value::Double(0.25));
         assert_eq!(kpi_key(&r), "region|region=North|0-300000");
     }
 }

@@ -29,6 +29,7 @@ pub mod partitions;
 
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::engine::Ingested;
 use crate::engine::checkpoint::EngineCheckpoint;
 use crate::inventory::Cell;
 use crate::kafka::client::{
@@ -38,7 +39,7 @@ use crate::kafka::client::{
 use crate::kafka::codec::{InputDecoder, OutputEncoder};
 use crate::kafka::watermarks::cached_high;
 use crate::model::Stream;
-use crate::model::validate::Reason;
+use crate::model::validate::{Reason, Reject};
 use crate::telemetry::Counters;
 use output::KafkaOutput;
 use partitions::{PartitionId, Partitions};
@@ -234,6 +235,7 @@ pub fn run(
             (s.low_water, s.resume_until, s.max_event_time)
         });
         parts.add((*si, *p), start, until, max, now);
+        tracing::debug!(topic = %topic, partition = p, start, replay_until = until, ?max, "partition assigned");
         ctx(
             assign.add_partition_offset(topic, *p, Offset::Offset(start)),
             || "building the assignment".into(),
@@ -258,28 +260,53 @@ pub fn run(
     tracing::info!(partitions = ids.len(), group = %k.group_id, "consuming");
 
     let started = Instant::now();
-    let decoder = InputDecoder::new()?;
     let encoder = OutputEncoder::new()?;
-    let mut summary = RunSummary {
-        restored: checkpoint.is_some(),
-        ..RunSummary::default()
-    };
     ctx(producer.begin_transaction(), || {
         "beginning a transaction".into()
     })?;
-    let mut out = KafkaOutput::new(&producer, &encoder, k);
+    let mut live = Live {
+        engine,
+        parts,
+        out: KafkaOutput::new(&producer, &encoder, k),
+        decoder: InputDecoder::new()?,
+        summary: RunSummary {
+            restored: checkpoint.is_some(),
+            ..RunSummary::default()
+        },
+        dirty: false,
+    };
     let commit_every = Duration::from_millis(u64::try_from(k.commit_interval_ms).unwrap_or(1000));
     let idle = Duration::from_millis(u64::try_from(settings.idle_timeout_ms).unwrap_or(60_000));
     let mut last_commit = Instant::now();
-    let mut dirty = false;
-    let mut windows_emitted = engine.stats().windows_emitted;
+    let mut windows_emitted = live.engine.stats().windows_emitted;
     let mut polls_since_end_check = 0u32;
     let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
+    // New records that arrive while other partitions are still re-reading wait here (their
+    // partitions paused), so that the engine is back at the checkpointed state before anything
+    // new moves it.
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut paused = TopicPartitionList::new();
 
     loop {
         if control.shutdown.load(Ordering::SeqCst) {
             tracing::info!("shutdown requested: committing and leaving");
             break;
+        }
+        let replaying = live.parts.replaying();
+        if !replaying && !pending.is_empty() {
+            for p in std::mem::take(&mut pending) {
+                live.process(
+                    p.stream,
+                    &p.topic,
+                    p.partition,
+                    p.offset,
+                    p.key.as_deref(),
+                    &p.payload,
+                    Instant::now(),
+                )?;
+            }
+            ctx(consumer.resume(&paused), || "resuming partitions".into())?;
+            paused = TopicPartitionList::new();
         }
         let polled = consumer.poll(Duration::from_millis(100));
         let now = Instant::now();
@@ -289,107 +316,67 @@ pub fn run(
                     continue;
                 };
                 let id = (si, m.partition());
-                let offset = m.offset();
-                let payload = m.payload().unwrap_or_default();
-                let decoded = decoder.decode(STREAMS[si], payload);
-                if parts.is_replay(id, offset) {
-                    if let Ok(ev) = &decoded {
-                        engine.reingest(ev);
-                        track_feeds(&mut parts, &engine, ev, id, offset);
+                if replaying && !live.parts.is_replay(id, m.offset()) {
+                    pending.push(Pending {
+                        stream: si,
+                        topic: m.topic().to_string(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        payload: m.payload().unwrap_or_default().to_vec(),
+                    });
+                    if paused.find_partition(m.topic(), m.partition()).is_none() {
+                        paused.add_partition(m.topic(), m.partition());
+                        let mut one = TopicPartitionList::new();
+                        one.add_partition(m.topic(), m.partition());
+                        ctx(consumer.pause(&one), || "pausing a partition".into())?;
                     }
-                    parts.read(
-                        id,
-                        offset,
-                        decoded.as_ref().ok().map(|e| e.event_time()),
-                        now,
-                    );
                     continue;
                 }
-                summary.counters.records_read += 1;
-                dirty = true;
-                let source = || {
-                    (
-                        m.topic().to_string(),
-                        m.partition(),
-                        offset,
-                        m.key().map(<[u8]>::to_vec),
-                    )
-                };
-                match decoded {
-                    Err(reject) => {
-                        summary.counters.dead_letter(reject.reason);
-                        out.dead_letter(&reject, source(), payload)?;
-                        parts.read(id, offset, None, now);
-                    }
-                    Ok(ev) => {
-                        match engine.ingest(&ev) {
-                            crate::engine::Ingested::Rejected(reject) => {
-                                summary.counters.dead_letter(reject.reason);
-                                out.dead_letter(&reject, source(), payload)?;
-                                parts.read(id, offset, None, now);
-                                continue;
-                            }
-                            crate::engine::Ingested::Late if ev.stream() == Stream::Outage => {
-                                summary.counters.late_outage_records += 1
-                            }
-                            crate::engine::Ingested::Late => {
-                                summary.counters.dead_letter(Reason::Late);
-                                let reject = crate::model::validate::Reject::new(
-                                    Reason::Late,
-                                    format!(
-                                        "event_time {} is in a window the watermark already closed",
-                                        ev.event_time()
-                                    ),
-                                );
-                                out.dead_letter(&reject, source(), payload)?;
-                            }
-                            _ => {}
-                        }
-                        track_feeds(&mut parts, &engine, &ev, id, offset);
-                        parts.read(id, offset, Some(ev.event_time()), now);
-                    }
+                live.process(
+                    si,
+                    m.topic(),
+                    m.partition(),
+                    m.offset(),
+                    m.key(),
+                    m.payload().unwrap_or_default(),
+                    now,
+                )?;
+                if replaying {
+                    continue;
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(_))) => polls_since_end_check = u32::MAX,
+            Some(Err(KafkaError::PartitionEOF(_))) | None => polls_since_end_check = u32::MAX,
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
-            None => polls_since_end_check = u32::MAX,
         }
         polls_since_end_check = polls_since_end_check.saturating_add(1);
         if polls_since_end_check >= 10_000 {
             polls_since_end_check = 0;
             for ((si, p), topic) in &ids {
                 if let Some(high) = cached_high(&consumer, topic, *p) {
-                    parts.set_end((*si, *p), high);
+                    live.parts.set_end((*si, *p), high);
                 }
             }
         }
-        if let Some(wm) = parts.watermark(settings.allowed_delay_ms, idle, opts.exit_at_end, now) {
-            engine.advance_to(wm, &mut out)?;
+        if live.parts.replaying() || !pending.is_empty() {
+            continue;
         }
-        if opts.exit_at_end && parts.all_at_end() {
-            engine.finish(&mut out)?;
-            dirty = true;
-        }
-        let emitted = engine.stats().windows_emitted != windows_emitted;
-        if emitted
-            || (dirty && now.duration_since(last_commit) >= commit_every)
-            || (opts.exit_at_end && parts.all_at_end())
+        if let Some(wm) =
+            live.parts
+                .watermark(settings.allowed_delay_ms, idle, opts.exit_at_end, now)
         {
-            windows_emitted = engine.stats().windows_emitted;
-            parts.emitted(&engine.fronts());
-            commit(
-                &producer,
-                &group_metadata,
-                &mut out,
-                &engine,
-                &parts,
-                &ids,
-                settings,
-            )?;
-            summary.transactions += 1;
+            live.engine.advance_to(wm, &mut live.out)?;
+        }
+        let at_end = opts.exit_at_end && live.parts.all_at_end();
+        if at_end {
+            live.engine.finish(&mut live.out)?;
+        }
+        let emitted = live.engine.stats().windows_emitted != windows_emitted;
+        if emitted || at_end || (live.dirty && now.duration_since(last_commit) >= commit_every) {
+            windows_emitted = live.engine.stats().windows_emitted;
+            live.commit(&producer, &group_metadata, &ids, settings)?;
             last_commit = Instant::now();
-            dirty = false;
-            if opts.exit_at_end && parts.all_at_end() {
+            if at_end {
                 break;
             }
             ctx(producer.begin_transaction(), || {
@@ -397,7 +384,15 @@ pub fn run(
             })?;
         }
     }
+    let Live {
+        engine,
+        parts,
+        mut out,
+        mut summary,
+        ..
+    } = live;
     if !opts.exit_at_end || !parts.all_at_end() {
+        let mut parts = parts;
         parts.emitted(&engine.fronts());
         commit(
             &producer,
@@ -418,6 +413,124 @@ pub fn run(
         started.elapsed().as_secs_f64(),
     );
     Ok(summary)
+}
+
+/// A new record held back while other partitions re-read.
+struct Pending {
+    stream: usize,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+}
+
+/// The running state: engine, partition progress, output and counters.
+struct Live<'a> {
+    engine: Engine,
+    parts: Partitions,
+    out: KafkaOutput<'a>,
+    decoder: InputDecoder,
+    summary: RunSummary,
+    /// Records were read since the last commit.
+    dirty: bool,
+}
+
+impl Live<'_> {
+    /// Handles one input record: re-read (rebuilds open windows, writes nothing) or new
+    /// (aggregated, or a dead letter).
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &mut self,
+        si: usize,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<(), PipelineError> {
+        let id = (si, partition);
+        let decoded = self.decoder.decode(STREAMS[si], payload);
+        if self.parts.is_replay(id, offset) {
+            if let Ok(ev) = &decoded {
+                self.engine.reingest(ev);
+                track_feeds(&mut self.parts, &self.engine, ev, id, offset);
+            }
+            self.parts.read(
+                id,
+                offset,
+                decoded.as_ref().ok().map(|e| e.event_time()),
+                now,
+            );
+            return Ok(());
+        }
+        self.summary.counters.records_read += 1;
+        self.dirty = true;
+        let source = || {
+            (
+                topic.to_string(),
+                partition,
+                offset,
+                key.map(<[u8]>::to_vec),
+            )
+        };
+        let ev = match decoded {
+            Err(reject) => {
+                self.summary.counters.dead_letter(reject.reason);
+                self.out.dead_letter(&reject, source(), payload)?;
+                self.parts.read(id, offset, None, now);
+                return Ok(());
+            }
+            Ok(ev) => ev,
+        };
+        match self.engine.ingest(&ev) {
+            Ingested::Rejected(reject) => {
+                self.summary.counters.dead_letter(reject.reason);
+                self.out.dead_letter(&reject, source(), payload)?;
+                self.parts.read(id, offset, None, now);
+                return Ok(());
+            }
+            Ingested::Late if ev.stream() == Stream::Outage => {
+                self.summary.counters.late_outage_records += 1
+            }
+            Ingested::Late => {
+                self.summary.counters.dead_letter(Reason::Late);
+                let detail = format!(
+                    "event_time {} is in a window the watermark already closed",
+                    ev.event_time()
+                );
+                self.out
+                    .dead_letter(&Reject::new(Reason::Late, detail), source(), payload)?;
+            }
+            Ingested::Aggregated | Ingested::Ignored => {}
+        }
+        track_feeds(&mut self.parts, &self.engine, &ev, id, offset);
+        self.parts.read(id, offset, Some(ev.event_time()), now);
+        Ok(())
+    }
+
+    fn commit(
+        &mut self,
+        producer: &BaseProducer,
+        group: &rdkafka::consumer::ConsumerGroupMetadata,
+        ids: &[(PartitionId, String)],
+        settings: &Settings,
+    ) -> Result<(), PipelineError> {
+        self.parts.emitted(&self.engine.fronts());
+        commit(
+            producer,
+            group,
+            &mut self.out,
+            &self.engine,
+            &self.parts,
+            ids,
+            settings,
+        )?;
+        self.summary.transactions += 1;
+        self.dirty = false;
+        Ok(())
+    }
 }
 
 /// Notes the windows a call or session record feeds (outage counts are in the checkpoint).
@@ -463,15 +576,18 @@ fn commit(
             continue;
         };
         let low_water = parts.low_water(*id).unwrap_or(progress.next_offset);
+        // While a partition is still re-reading, the engine's state already covers everything
+        // up to `replay_until`: that, not the read position, is where new records begin.
+        let resume_until = progress.next_offset.max(progress.replay_until);
         cps.push(PartitionCheckpoint {
             topic: topic.clone(),
             partition: id.1,
-            resume_until: progress.next_offset,
+            resume_until,
             low_water,
             max_event_time: progress.max_event_time,
         });
         ctx(
-            offsets.add_partition_offset(topic, id.1, Offset::Offset(progress.next_offset)),
+            offsets.add_partition_offset(topic, id.1, Offset::Offset(resume_until)),
             || "building offsets".into(),
         )?;
     }

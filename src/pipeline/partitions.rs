@@ -87,6 +87,11 @@ impl Partitions {
         self.parts.get(&id).is_some_and(|p| offset < p.replay_until)
     }
 
+    /// Whether some partition still has records to re-read.
+    pub fn replaying(&self) -> bool {
+        self.parts.values().any(|p| p.next_offset < p.replay_until)
+    }
+
     /// Marks whether a partition is at its end (`high` is the high watermark from the last fetch).
     pub fn set_end(&mut self, id: PartitionId, high: i64) {
         if let Some(p) = self.parts.get_mut(&id) {

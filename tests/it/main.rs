@@ -6,6 +6,7 @@ mod avro;
 mod bad_input;
 mod cli;
 mod golden;
+mod kafka;
 mod oracle;
 mod props;
 mod versus_oracle;

