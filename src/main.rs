@@ -425,6 +425,22 @@ fn check_config(file: &Path) -> Result<ExitCode> {
     let levels: Vec<String> = settings.levels.iter().map(|l| l.name()).collect();
     println!("  levels:    {}", levels.join(" | "));
     println!("  plans:     {}", settings.agg.plans.len());
+    let k = &settings.kafka;
+    println!(
+        "  kafka:     {} (group {}, transactional id {})",
+        k.brokers, k.group_id, k.transactional_id
+    );
+    println!(
+        "             in: {} | out: {}, {}, {} | checkpoints: {}",
+        k.input_topics.join(", "),
+        k.kpis_topic,
+        k.breaches_topic,
+        k.dead_letters_topic,
+        k.checkpoints_topic
+    );
+    for (key, value) in k.redacted_properties() {
+        println!("             {key} = {value}");
+    }
     println!("  rules:     {}", settings.rules.len());
     for r in &settings.rules {
         let m: Vec<String> = r

@@ -41,7 +41,8 @@ impl InputDecoder {
         })
     }
 
-    /// Decodes and validates one datum of `stream`. The whole payload must be one datum.
+    /// Decodes and validates one datum of `stream` through `apache_avro` (the reference the fast
+    /// decoder of [`super::datum`] is tested against). The whole payload must be one datum.
     pub fn decode(&self, stream: Stream, mut bytes: &[u8]) -> Result<Event, Reject> {
         let (idx, kind) = match stream {
             Stream::Call => (0, "call"),

@@ -3,5 +3,6 @@
 
 pub mod client;
 pub mod codec;
+pub mod datum;
 pub mod produce;
 pub mod watermarks;

@@ -36,7 +36,7 @@ use crate::kafka::client::{
     KafkaOpError, QuietConsumer, QuietContext, base_config, ctx, ensure_topics, partitions_of,
     read_all,
 };
-use crate::kafka::codec::{InputDecoder, OutputEncoder};
+use crate::kafka::codec::OutputEncoder;
 use crate::kafka::watermarks::cached_high;
 use crate::model::Stream;
 use crate::model::validate::{Reason, Reject};
@@ -105,11 +105,29 @@ pub struct RunOptions {
 }
 
 /// What a run did.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct RunSummary {
     pub counters: Counters,
     pub transactions: u64,
     pub restored: bool,
+    /// Microseconds from the watermark passing a window's end to the commit of the transaction
+    /// holding that window's breach events.
+    /// (One value per transaction that carried breach events.)
+    pub breach_latency_us: Vec<u64>,
+    /// Seconds spent consuming (after assignment and restore).
+    pub seconds: f64,
+}
+
+impl Default for RunSummary {
+    fn default() -> Self {
+        RunSummary {
+            counters: Counters::default(),
+            transactions: 0,
+            restored: false,
+            breach_latency_us: Vec::new(),
+            seconds: 0.0,
+        }
+    }
 }
 
 /// Flags shared with the signal handlers and the HTTP endpoint.
@@ -268,7 +286,6 @@ pub fn run(
         engine,
         parts,
         out: KafkaOutput::new(&producer, &encoder, k),
-        decoder: InputDecoder::new()?,
         summary: RunSummary {
             restored: checkpoint.is_some(),
             ..RunSummary::default()
@@ -280,6 +297,8 @@ pub fn run(
     let mut last_commit = Instant::now();
     let mut windows_emitted = live.engine.stats().windows_emitted;
     let mut polls_since_end_check = 0u32;
+    let mut breaches_seen = live.engine.stats().breach_events;
+    let mut breaches_since: Option<Instant> = None;
     let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
     // New records that arrive while other partitions are still re-reading wait here (their
     // partitions paused), so that the engine is back at the checkpointed state before anything
@@ -371,11 +390,20 @@ pub fn run(
         if at_end {
             live.engine.finish(&mut live.out)?;
         }
+        if live.engine.stats().breach_events != breaches_seen {
+            breaches_seen = live.engine.stats().breach_events;
+            breaches_since.get_or_insert(now);
+        }
         let emitted = live.engine.stats().windows_emitted != windows_emitted;
         if emitted || at_end || (live.dirty && now.duration_since(last_commit) >= commit_every) {
             windows_emitted = live.engine.stats().windows_emitted;
             live.commit(&producer, &group_metadata, &ids, settings)?;
             last_commit = Instant::now();
+            if let Some(since) = breaches_since.take() {
+                let us = u64::try_from(last_commit.duration_since(since).as_micros())
+                    .unwrap_or(u64::MAX);
+                live.summary.breach_latency_us.push(us);
+            }
             if at_end {
                 break;
             }
@@ -405,6 +433,21 @@ pub fn run(
         )?;
         summary.transactions += 1;
     }
+    summary.seconds = started.elapsed().as_secs_f64();
+    let mut lat = summary.breach_latency_us.clone();
+    lat.sort_unstable();
+    let rank = |permille: u64| {
+        lat[(crate::kpi::sketch::nearest_rank(permille as u32, lat.len() as u64) - 1) as usize]
+    };
+    if !lat.is_empty() {
+        tracing::info!(
+            transactions_with_breaches = lat.len(),
+            p50_ms = format!("{:.2}", rank(500) as f64 / 1000.0),
+            p99_ms = format!("{:.2}", rank(990) as f64 / 1000.0),
+            max_ms = format!("{:.2}", rank(1000) as f64 / 1000.0),
+            "breach latency (watermark past window end → breach committed)"
+        );
+    }
     crate::telemetry::log_summary(
         "run",
         &summary.counters,
@@ -430,7 +473,6 @@ struct Live<'a> {
     engine: Engine,
     parts: Partitions,
     out: KafkaOutput<'a>,
-    decoder: InputDecoder,
     summary: RunSummary,
     /// Records were read since the last commit.
     dirty: bool,
@@ -451,7 +493,7 @@ impl Live<'_> {
         now: Instant,
     ) -> Result<(), PipelineError> {
         let id = (si, partition);
-        let decoded = self.decoder.decode(STREAMS[si], payload);
+        let decoded = crate::kafka::datum::decode(STREAMS[si], payload);
         if self.parts.is_replay(id, offset) {
             if let Ok(ev) = &decoded {
                 self.engine.reingest(ev);

@@ -272,3 +272,30 @@ fn the_backfill_script_moves_complete_outputs_into_place() {
     assert!(!o.status.success());
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
 }
+
+#[test]
+fn check_config_never_prints_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("cells.csv"),
+        "cell_id,site_id,region,area,technology\nA,S,N,URBAN,LTE\n",
+    )
+    .expect("cells");
+    let path = dir.path().join("netkpi.toml");
+    std::fs::write(
+        &path,
+        "[inventory]\npath = \"cells.csv\"\n[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.username\" = \"noc\"\n\"sasl.password\" = \"hunter2\"\n\"ssl.key.password\" = \"s3cret\"\n\"ssl.ca.location\" = \"/etc/ca.pem\"\n",
+    )
+    .expect("config");
+    let o = netkpi(&["check-config", path.to_str().unwrap_or_default()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("security.protocol = SASL_SSL")
+            && t.contains("sasl.username = noc")
+            && t.contains("/etc/ca.pem"),
+        "{t}"
+    );
+    assert!(!t.contains("hunter2") && !t.contains("s3cret"), "{t}");
+    assert!(t.contains("sasl.password = <redacted>"), "{t}");
+}
