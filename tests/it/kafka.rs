@@ -440,3 +440,38 @@ fn a_missing_input_topic_is_a_clear_error() {
     );
     let _ = Stream::Call;
 }
+
+#[test]
+fn sigterm_commits_and_a_restart_continues_exactly() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cells = small_inventory();
+    let (s, toml) = kafka_settings(&broker, "graceful");
+    std::fs::write(dir.path().join("cells.csv"), "cell_id,site_id,region,area,technology\nN1-L1,N1,North,URBAN,LTE\nN1-N1,N1,North,URBAN,NR\nN2-L1,N2,North,RURAL,LTE\nS1-L1,S1,South,SUBURBAN,LTE\nS1-U1,S1,South,SUBURBAN,UMTS\nS2-G1,S2,South,RURAL,GSM\n").expect("cells");
+    let config = dir.path().join("netkpi.toml");
+    std::fs::write(&config, format!("[inventory]\npath = \"cells.csv\"\n{toml}")).expect("config");
+    let (items, lines) = traffic(&cells, 13, 4 * 60, 8.0);
+    netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
+
+    // Streaming mode: runs until told to stop.
+    let child = Command::new(env!("CARGO_BIN_EXE_netkpi"))
+        .args(["run", "--config", config.to_str().unwrap_or_default()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netkpi run");
+    std::thread::sleep(Duration::from_millis(1500));
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+    assert!(term.success());
+    let started = Instant::now();
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(10), "stops promptly");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shutdown requested"));
+
+    let summary = run_in_process(&s, &cells);
+    assert!(summary.restored, "the second run continued from the first one's checkpoint");
+    let reference = replay_lines(&s, &cells, &lines);
+    let kpis = decode_all(&distinct(read_all(&s.kafka, "kpis").expect("read kpis")), kpi_schema());
+    assert_same_kpis(&sorted(kpis, kpi_sort_key), &sorted(reference.kpis.clone(), kpi_sort_key));
+}
