@@ -449,7 +449,11 @@ fn sigterm_commits_and_a_restart_continues_exactly() {
     let (s, toml) = kafka_settings(&broker, "graceful");
     std::fs::write(dir.path().join("cells.csv"), "cell_id,site_id,region,area,technology\nN1-L1,N1,North,URBAN,LTE\nN1-N1,N1,North,URBAN,NR\nN2-L1,N2,North,RURAL,LTE\nS1-L1,S1,South,SUBURBAN,LTE\nS1-U1,S1,South,SUBURBAN,UMTS\nS2-G1,S2,South,RURAL,GSM\n").expect("cells");
     let config = dir.path().join("netkpi.toml");
-    std::fs::write(&config, format!("[inventory]\npath = \"cells.csv\"\n{toml}")).expect("config");
+    std::fs::write(
+        &config,
+        format!("[inventory]\npath = \"cells.csv\"\n{toml}"),
+    )
+    .expect("config");
     let (items, lines) = traffic(&cells, 13, 4 * 60, 8.0);
     netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
 
@@ -461,17 +465,36 @@ fn sigterm_commits_and_a_restart_continues_exactly() {
         .spawn()
         .expect("start netkpi run");
     std::thread::sleep(Duration::from_millis(1500));
-    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
     assert!(term.success());
     let started = Instant::now();
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(started.elapsed() < Duration::from_secs(10), "stops promptly");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stops promptly"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("shutdown requested"));
 
     let summary = run_in_process(&s, &cells);
-    assert!(summary.restored, "the second run continued from the first one's checkpoint");
+    assert!(
+        summary.restored,
+        "the second run continued from the first one's checkpoint"
+    );
     let reference = replay_lines(&s, &cells, &lines);
-    let kpis = decode_all(&distinct(read_all(&s.kafka, "kpis").expect("read kpis")), kpi_schema());
-    assert_same_kpis(&sorted(kpis, kpi_sort_key), &sorted(reference.kpis.clone(), kpi_sort_key));
+    let kpis = decode_all(
+        &distinct(read_all(&s.kafka, "kpis").expect("read kpis")),
+        kpi_schema(),
+    );
+    assert_same_kpis(
+        &sorted(kpis, kpi_sort_key),
+        &sorted(reference.kpis.clone(), kpi_sort_key),
+    );
 }
