@@ -247,6 +247,20 @@ fn distinct(records: Vec<TopicRecord>) -> Vec<TopicRecord> {
     by_key.into_values().collect()
 }
 
+/// Settings plus a folder holding the inventory and a config file for the `netkpi` binary.
+fn binary_setup(broker: &Broker, group: &str) -> (Settings, tempfile::TempDir, std::path::PathBuf) {
+    let (s, toml) = kafka_settings(broker, group);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("cells.csv"), SMALL_INVENTORY_CSV).expect("cells");
+    let config = dir.path().join("netkpi.toml");
+    std::fs::write(
+        &config,
+        format!("[inventory]\npath = \"cells.csv\"\n{toml}"),
+    )
+    .expect("config");
+    (s, dir, config)
+}
+
 fn run_in_process(s: &Settings, cells: &[netkpi::inventory::Cell]) -> netkpi::pipeline::RunSummary {
     let control = netkpi::pipeline::Control::default();
     netkpi::pipeline::run(
@@ -319,16 +333,8 @@ fn kafka_run_equals_replay_and_dead_letters_carry_their_source() {
 #[test]
 fn sigkill_and_restart_give_the_outputs_of_an_uninterrupted_run() {
     let broker = Broker::start();
-    let dir = tempfile::tempdir().expect("tempdir");
     let cells = small_inventory();
-    let (s, toml) = kafka_settings(&broker, "crashy");
-    std::fs::write(dir.path().join("cells.csv"), "cell_id,site_id,region,area,technology\nN1-L1,N1,North,URBAN,LTE\nN1-N1,N1,North,URBAN,NR\nN2-L1,N2,North,RURAL,LTE\nS1-L1,S1,South,SUBURBAN,LTE\nS1-U1,S1,South,SUBURBAN,UMTS\nS2-G1,S2,South,RURAL,GSM\n").expect("cells");
-    let config = dir.path().join("netkpi.toml");
-    std::fs::write(
-        &config,
-        format!("[inventory]\npath = \"cells.csv\"\n{toml}"),
-    )
-    .expect("config");
+    let (s, _dir, config) = binary_setup(&broker, "crashy");
     let (items, lines) = traffic(&cells, 12, 12 * 60, 8.0);
     netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
 
@@ -444,16 +450,8 @@ fn a_missing_input_topic_is_a_clear_error() {
 #[test]
 fn sigterm_commits_and_a_restart_continues_exactly() {
     let broker = Broker::start();
-    let dir = tempfile::tempdir().expect("tempdir");
     let cells = small_inventory();
-    let (s, toml) = kafka_settings(&broker, "graceful");
-    std::fs::write(dir.path().join("cells.csv"), "cell_id,site_id,region,area,technology\nN1-L1,N1,North,URBAN,LTE\nN1-N1,N1,North,URBAN,NR\nN2-L1,N2,North,RURAL,LTE\nS1-L1,S1,South,SUBURBAN,LTE\nS1-U1,S1,South,SUBURBAN,UMTS\nS2-G1,S2,South,RURAL,GSM\n").expect("cells");
-    let config = dir.path().join("netkpi.toml");
-    std::fs::write(
-        &config,
-        format!("[inventory]\npath = \"cells.csv\"\n{toml}"),
-    )
-    .expect("config");
+    let (s, _dir, config) = binary_setup(&broker, "graceful");
     let (items, lines) = traffic(&cells, 13, 4 * 60, 8.0);
     netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
 

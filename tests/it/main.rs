@@ -64,16 +64,14 @@ pub fn replay_lines(settings: &Settings, cells: &[Cell], lines: &[String]) -> Re
     replay_files(settings, cells, &[path])
 }
 
-/// A small inventory: two regions, three technologies.
+/// A small inventory as CSV: two regions, four technologies.
+pub const SMALL_INVENTORY_CSV: &str = "cell_id,site_id,region,area,technology\n\
+     N1-L1,N1,North,URBAN,LTE\nN1-N1,N1,North,URBAN,NR\nN2-L1,N2,North,RURAL,LTE\n\
+     S1-L1,S1,South,SUBURBAN,LTE\nS1-U1,S1,South,SUBURBAN,UMTS\nS2-G1,S2,South,RURAL,GSM\n";
+
+/// The small inventory, parsed.
 pub fn small_inventory() -> Vec<Cell> {
-    netkpi::inventory::parse(
-        "cell_id,site_id,region,area,technology\n\
-         N1-L1,N1,North,URBAN,LTE\nN1-N1,N1,North,URBAN,NR\nN2-L1,N2,North,RURAL,LTE\n\
-         S1-L1,S1,South,SUBURBAN,LTE\nS1-U1,S1,South,SUBURBAN,UMTS\nS2-G1,S2,South,RURAL,GSM\n"
-            .as_bytes(),
-        "test",
-    )
-    .expect("inventory")
+    netkpi::inventory::parse(SMALL_INVENTORY_CSV.as_bytes(), "test").expect("inventory")
 }
 
 fn is_percentile(name: &str) -> bool {
