@@ -226,8 +226,11 @@ impl Engine {
         self.sizes.iter().map(|s| s.front()).collect()
     }
 
-    /// Window sizes in milliseconds.
-    pub fn window_sizes(&self) -> Vec<i64> {
-        self.sizes.iter().map(|s| s.size_ms).collect()
+    /// The (size index, window start) of every not-yet-emitted window an event time falls in.
+    pub fn open_windows_of(&self, t: i64) -> impl Iterator<Item = (usize, i64)> + '_ {
+        self.sizes.iter().enumerate().filter_map(move |(i, s)| {
+            let start = s.start_of(t);
+            s.front().is_some_and(|f| start >= f).then_some((i, start))
+        })
     }
 }

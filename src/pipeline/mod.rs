@@ -24,22 +24,24 @@
 //! Scale-out is not implemented yet: one instance consumes every partition of the input topics
 //! (manual assignment). See the README.
 
+mod checkpoint;
+mod live;
 mod output;
 pub mod partitions;
 
+pub use checkpoint::{Checkpoint, PartitionCheckpoint};
+use checkpoint::{commit, committed_checkpoint};
+use live::{Live, Pending};
+
 use crate::config::Settings;
 use crate::engine::Engine;
-use crate::engine::Ingested;
-use crate::engine::checkpoint::EngineCheckpoint;
 use crate::inventory::Cell;
 use crate::kafka::client::{
     KafkaOpError, QuietConsumer, QuietContext, base_config, ctx, ensure_topics, partitions_of,
-    read_all,
 };
 use crate::kafka::codec::OutputEncoder;
 use crate::kafka::watermarks::cached_high;
 use crate::model::Stream;
-use crate::model::validate::{Reason, Reject};
 use crate::telemetry::Counters;
 use output::KafkaOutput;
 use partitions::{PartitionId, Partitions};
@@ -48,7 +50,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -75,26 +76,6 @@ pub enum PipelineError {
     Encode(#[from] crate::kafka::codec::EncodeError),
     #[error("cannot build Avro codecs: {0}")]
     Avro(#[from] apache_avro::Error),
-}
-
-/// Offsets and watermark of one input partition in a checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionCheckpoint {
-    pub topic: String,
-    pub partition: i32,
-    /// Next offset to read when the checkpoint was taken (= the committed consumer offset).
-    pub resume_until: i64,
-    /// Lowest offset still feeding an open window: reading resumes here.
-    pub low_water: i64,
-    pub max_event_time: Option<i64>,
-}
-
-/// The record written to the checkpoints topic in every transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    pub group_id: String,
-    pub partitions: Vec<PartitionCheckpoint>,
-    pub engine: EngineCheckpoint,
 }
 
 /// How `run` behaves.
@@ -137,36 +118,6 @@ pub struct Control {
     pub shutdown: Arc<AtomicBool>,
     /// Set once partitions are assigned and state restored.
     pub ready: Arc<AtomicBool>,
-}
-
-fn committed_checkpoint(
-    settings: &Settings,
-    committed: &[(String, i32, i64)],
-) -> Result<Option<Checkpoint>, PipelineError> {
-    let k = &settings.kafka;
-    if committed.is_empty() {
-        return Ok(None);
-    }
-    let mut found = None;
-    for record in read_all(k, &k.checkpoints_topic)? {
-        if record.key != k.group_id.as_bytes() {
-            continue;
-        }
-        let Ok(cp) = serde_json::from_slice::<Checkpoint>(&record.value) else {
-            continue;
-        };
-        let matches = committed.iter().all(|(t, p, off)| {
-            cp.partitions
-                .iter()
-                .any(|c| &c.topic == t && c.partition == *p && c.resume_until == *off)
-        });
-        if matches {
-            found = Some(cp);
-        }
-    }
-    found
-        .map(Some)
-        .ok_or_else(|| PipelineError::NoCheckpoint(k.group_id.clone(), k.checkpoints_topic.clone()))
 }
 
 /// Runs the pipeline until the end of input (`exit_at_end`) or a shutdown request.
@@ -456,197 +407,4 @@ pub fn run(
         started.elapsed().as_secs_f64(),
     );
     Ok(summary)
-}
-
-/// A new record held back while other partitions re-read.
-struct Pending {
-    stream: usize,
-    topic: String,
-    partition: i32,
-    offset: i64,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
-}
-
-/// The running state: engine, partition progress, output and counters.
-struct Live<'a> {
-    engine: Engine,
-    parts: Partitions,
-    out: KafkaOutput<'a>,
-    summary: RunSummary,
-    /// Records were read since the last commit.
-    dirty: bool,
-}
-
-impl Live<'_> {
-    /// Handles one input record: re-read (rebuilds open windows, writes nothing) or new
-    /// (aggregated, or a dead letter).
-    #[allow(clippy::too_many_arguments)]
-    fn process(
-        &mut self,
-        si: usize,
-        topic: &str,
-        partition: i32,
-        offset: i64,
-        key: Option<&[u8]>,
-        payload: &[u8],
-        now: Instant,
-    ) -> Result<(), PipelineError> {
-        let id = (si, partition);
-        let decoded = crate::kafka::datum::decode(STREAMS[si], payload);
-        if self.parts.is_replay(id, offset) {
-            if let Ok(ev) = &decoded {
-                self.engine.reingest(ev);
-                track_feeds(&mut self.parts, &self.engine, ev, id, offset);
-            }
-            self.parts.read(
-                id,
-                offset,
-                decoded.as_ref().ok().map(|e| e.event_time()),
-                now,
-            );
-            return Ok(());
-        }
-        self.summary.counters.records_read += 1;
-        self.dirty = true;
-        let source = || {
-            (
-                topic.to_string(),
-                partition,
-                offset,
-                key.map(<[u8]>::to_vec),
-            )
-        };
-        let ev = match decoded {
-            Err(reject) => {
-                self.summary.counters.dead_letter(reject.reason);
-                self.out.dead_letter(&reject, source(), payload)?;
-                self.parts.read(id, offset, None, now);
-                return Ok(());
-            }
-            Ok(ev) => ev,
-        };
-        match self.engine.ingest(&ev) {
-            Ingested::Rejected(reject) => {
-                self.summary.counters.dead_letter(reject.reason);
-                self.out.dead_letter(&reject, source(), payload)?;
-                self.parts.read(id, offset, None, now);
-                return Ok(());
-            }
-            Ingested::Late if ev.stream() == Stream::Outage => {
-                self.summary.counters.late_outage_records += 1
-            }
-            Ingested::Late => {
-                self.summary.counters.dead_letter(Reason::Late);
-                let detail = format!(
-                    "event_time {} is in a window the watermark already closed",
-                    ev.event_time()
-                );
-                self.out
-                    .dead_letter(&Reject::new(Reason::Late, detail), source(), payload)?;
-            }
-            Ingested::Aggregated | Ingested::Ignored => {}
-        }
-        track_feeds(&mut self.parts, &self.engine, &ev, id, offset);
-        self.parts.read(id, offset, Some(ev.event_time()), now);
-        Ok(())
-    }
-
-    fn commit(
-        &mut self,
-        producer: &BaseProducer,
-        group: &rdkafka::consumer::ConsumerGroupMetadata,
-        ids: &[(PartitionId, String)],
-        settings: &Settings,
-    ) -> Result<(), PipelineError> {
-        self.parts.emitted(&self.engine.fronts());
-        commit(
-            producer,
-            group,
-            &mut self.out,
-            &self.engine,
-            &self.parts,
-            ids,
-            settings,
-        )?;
-        self.summary.transactions += 1;
-        self.dirty = false;
-        Ok(())
-    }
-}
-
-/// Notes the windows a call or session record feeds (outage counts are in the checkpoint).
-fn track_feeds(
-    parts: &mut Partitions,
-    engine: &Engine,
-    ev: &crate::model::Event,
-    id: PartitionId,
-    offset: i64,
-) {
-    if matches!(ev, crate::model::Event::Outage(_)) {
-        return;
-    }
-    let t = ev.event_time();
-    for (i, (size, front)) in engine
-        .window_sizes()
-        .into_iter()
-        .zip(engine.fronts())
-        .enumerate()
-    {
-        let start = t.div_euclid(size) * size;
-        if front.is_some_and(|f| start >= f) {
-            parts.feeds(i, start, id, offset);
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn commit(
-    producer: &BaseProducer,
-    group: &rdkafka::consumer::ConsumerGroupMetadata,
-    out: &mut KafkaOutput<'_>,
-    engine: &Engine,
-    parts: &Partitions,
-    ids: &[(PartitionId, String)],
-    settings: &Settings,
-) -> Result<(), PipelineError> {
-    let k = &settings.kafka;
-    let mut offsets = TopicPartitionList::new();
-    let mut cps = Vec::new();
-    for (id, topic) in ids {
-        let Some(progress) = parts.get(*id) else {
-            continue;
-        };
-        let low_water = parts.low_water(*id).unwrap_or(progress.next_offset);
-        // While a partition is still re-reading, the engine's state already covers everything
-        // up to `replay_until`: that, not the read position, is where new records begin.
-        let resume_until = progress.next_offset.max(progress.replay_until);
-        cps.push(PartitionCheckpoint {
-            topic: topic.clone(),
-            partition: id.1,
-            resume_until,
-            low_water,
-            max_event_time: progress.max_event_time,
-        });
-        ctx(
-            offsets.add_partition_offset(topic, id.1, Offset::Offset(resume_until)),
-            || "building offsets".into(),
-        )?;
-    }
-    let checkpoint = Checkpoint {
-        group_id: k.group_id.clone(),
-        partitions: cps,
-        engine: engine.checkpoint(),
-    };
-    let bytes =
-        serde_json::to_vec(&checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
-    out.checkpoint(&k.group_id, &bytes)?;
-    ctx(
-        producer.send_offsets_to_transaction(&offsets, group, TIMEOUT),
-        || "sending offsets to the transaction".into(),
-    )?;
-    ctx(producer.commit_transaction(TIMEOUT), || {
-        "committing the transaction".into()
-    })?;
-    Ok(())
 }

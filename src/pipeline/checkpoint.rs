@@ -1,0 +1,115 @@
+//! The checkpoint written in every transaction of `netkpi run`, how a transaction is committed
+//! (outputs, checkpoint and consumer offsets together), and how a restart finds the checkpoint
+//! committed with the group's offsets. The guarantee is described in the parent module.
+
+use super::output::KafkaOutput;
+use super::partitions::{PartitionId, Partitions};
+use super::{PipelineError, TIMEOUT};
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::engine::checkpoint::EngineCheckpoint;
+use crate::kafka::client::{ctx, read_all};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+
+/// Offsets and watermark of one input partition in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionCheckpoint {
+    pub topic: String,
+    pub partition: i32,
+    /// Next offset to read when the checkpoint was taken (= the committed consumer offset).
+    pub resume_until: i64,
+    /// Lowest offset still feeding an open window: reading resumes here.
+    pub low_water: i64,
+    pub max_event_time: Option<i64>,
+}
+
+/// The record written to the checkpoints topic in every transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub group_id: String,
+    pub partitions: Vec<PartitionCheckpoint>,
+    pub engine: EngineCheckpoint,
+}
+
+pub(super) fn committed_checkpoint(
+    settings: &Settings,
+    committed: &[(String, i32, i64)],
+) -> Result<Option<Checkpoint>, PipelineError> {
+    let k = &settings.kafka;
+    if committed.is_empty() {
+        return Ok(None);
+    }
+    let mut found = None;
+    for record in read_all(k, &k.checkpoints_topic)? {
+        if record.key != k.group_id.as_bytes() {
+            continue;
+        }
+        let Ok(cp) = serde_json::from_slice::<Checkpoint>(&record.value) else {
+            continue;
+        };
+        let matches = committed.iter().all(|(t, p, off)| {
+            cp.partitions
+                .iter()
+                .any(|c| &c.topic == t && c.partition == *p && c.resume_until == *off)
+        });
+        if matches {
+            found = Some(cp);
+        }
+    }
+    found
+        .map(Some)
+        .ok_or_else(|| PipelineError::NoCheckpoint(k.group_id.clone(), k.checkpoints_topic.clone()))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn commit(
+    producer: &BaseProducer,
+    group: &rdkafka::consumer::ConsumerGroupMetadata,
+    out: &mut KafkaOutput<'_>,
+    engine: &Engine,
+    parts: &Partitions,
+    ids: &[(PartitionId, String)],
+    settings: &Settings,
+) -> Result<(), PipelineError> {
+    let k = &settings.kafka;
+    let mut offsets = TopicPartitionList::new();
+    let mut cps = Vec::new();
+    for (id, topic) in ids {
+        let Some(progress) = parts.get(*id) else {
+            continue;
+        };
+        let low_water = parts.low_water(*id).unwrap_or(progress.next_offset);
+        // While a partition is still re-reading, the engine's state already covers everything
+        // up to `replay_until`: that, not the read position, is where new records begin.
+        let resume_until = progress.next_offset.max(progress.replay_until);
+        cps.push(PartitionCheckpoint {
+            topic: topic.clone(),
+            partition: id.1,
+            resume_until,
+            low_water,
+            max_event_time: progress.max_event_time,
+        });
+        ctx(
+            offsets.add_partition_offset(topic, id.1, Offset::Offset(resume_until)),
+            || "building offsets".into(),
+        )?;
+    }
+    let checkpoint = Checkpoint {
+        group_id: k.group_id.clone(),
+        partitions: cps,
+        engine: engine.checkpoint(),
+    };
+    let bytes =
+        serde_json::to_vec(&checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
+    out.checkpoint(&k.group_id, &bytes)?;
+    ctx(
+        producer.send_offsets_to_transaction(&offsets, group, TIMEOUT),
+        || "sending offsets to the transaction".into(),
+    )?;
+    ctx(producer.commit_transaction(TIMEOUT), || {
+        "committing the transaction".into()
+    })?;
+    Ok(())
+}

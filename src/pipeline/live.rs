@@ -1,0 +1,146 @@
+//! The running state of `netkpi run`: what happens to one input record (re-read, aggregated or
+//! dead-lettered), which windows it feeds, and a commit of the current transaction.
+
+use super::checkpoint::commit;
+use super::output::KafkaOutput;
+use super::partitions::{PartitionId, Partitions};
+use super::{PipelineError, RunSummary, STREAMS};
+use crate::config::Settings;
+use crate::engine::{Engine, Ingested};
+use crate::model::Stream;
+use crate::model::validate::{Reason, Reject};
+use rdkafka::producer::BaseProducer;
+use std::time::Instant;
+
+/// A new record held back while other partitions re-read.
+pub(super) struct Pending {
+    pub(super) stream: usize,
+    pub(super) topic: String,
+    pub(super) partition: i32,
+    pub(super) offset: i64,
+    pub(super) key: Option<Vec<u8>>,
+    pub(super) payload: Vec<u8>,
+}
+
+/// The running state: engine, partition progress, output and counters.
+pub(super) struct Live<'a> {
+    pub(super) engine: Engine,
+    pub(super) parts: Partitions,
+    pub(super) out: KafkaOutput<'a>,
+    pub(super) summary: RunSummary,
+    /// Records were read since the last commit.
+    pub(super) dirty: bool,
+}
+
+impl Live<'_> {
+    /// Handles one input record: re-read (rebuilds open windows, writes nothing) or new
+    /// (aggregated, or a dead letter).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn process(
+        &mut self,
+        si: usize,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<(), PipelineError> {
+        let id = (si, partition);
+        let decoded = crate::kafka::datum::decode(STREAMS[si], payload);
+        if self.parts.is_replay(id, offset) {
+            if let Ok(ev) = &decoded {
+                self.engine.reingest(ev);
+                track_feeds(&mut self.parts, &self.engine, ev, id, offset);
+            }
+            self.parts.read(
+                id,
+                offset,
+                decoded.as_ref().ok().map(|e| e.event_time()),
+                now,
+            );
+            return Ok(());
+        }
+        self.summary.counters.records_read += 1;
+        self.dirty = true;
+        let source = || {
+            (
+                topic.to_string(),
+                partition,
+                offset,
+                key.map(<[u8]>::to_vec),
+            )
+        };
+        let ev = match decoded {
+            Err(reject) => {
+                self.summary.counters.dead_letter(reject.reason);
+                self.out.dead_letter(&reject, source(), payload)?;
+                self.parts.read(id, offset, None, now);
+                return Ok(());
+            }
+            Ok(ev) => ev,
+        };
+        match self.engine.ingest(&ev) {
+            Ingested::Rejected(reject) => {
+                self.summary.counters.dead_letter(reject.reason);
+                self.out.dead_letter(&reject, source(), payload)?;
+                self.parts.read(id, offset, None, now);
+                return Ok(());
+            }
+            Ingested::Late if ev.stream() == Stream::Outage => {
+                self.summary.counters.late_outage_records += 1
+            }
+            Ingested::Late => {
+                self.summary.counters.dead_letter(Reason::Late);
+                let detail = format!(
+                    "event_time {} is in a window the watermark already closed",
+                    ev.event_time()
+                );
+                self.out
+                    .dead_letter(&Reject::new(Reason::Late, detail), source(), payload)?;
+            }
+            Ingested::Aggregated | Ingested::Ignored => {}
+        }
+        track_feeds(&mut self.parts, &self.engine, &ev, id, offset);
+        self.parts.read(id, offset, Some(ev.event_time()), now);
+        Ok(())
+    }
+
+    pub(super) fn commit(
+        &mut self,
+        producer: &BaseProducer,
+        group: &rdkafka::consumer::ConsumerGroupMetadata,
+        ids: &[(PartitionId, String)],
+        settings: &Settings,
+    ) -> Result<(), PipelineError> {
+        self.parts.emitted(&self.engine.fronts());
+        commit(
+            producer,
+            group,
+            &mut self.out,
+            &self.engine,
+            &self.parts,
+            ids,
+            settings,
+        )?;
+        self.summary.transactions += 1;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// Notes the windows a call or session record feeds (outage counts are in the checkpoint).
+fn track_feeds(
+    parts: &mut Partitions,
+    engine: &Engine,
+    ev: &crate::model::Event,
+    id: PartitionId,
+    offset: i64,
+) {
+    if matches!(ev, crate::model::Event::Outage(_)) {
+        return;
+    }
+    for (size, start) in engine.open_windows_of(ev.event_time()) {
+        parts.feeds(size, start, id, offset);
+    }
+}
