@@ -50,6 +50,19 @@ pub struct KafkaSettings {
     pub checkpoints_topic: String,
     /// Extra librdkafka properties.
     pub properties: Vec<(String, String)>,
+    /// Framing of each input topic, in stream order.
+    pub framing: [Framing; 3],
+    /// Schema registry base URL (set when a topic uses the Confluent framing).
+    pub schema_registry_url: Option<String>,
+}
+
+/// How an input topic frames its Avro records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A bare binary datum written with our schema.
+    Raw,
+    /// Confluent wire format: magic byte 0, big-endian schema id, datum of that schema.
+    Confluent,
 }
 
 impl KafkaSettings {

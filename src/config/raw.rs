@@ -39,6 +39,12 @@ pub struct RawKafka {
     pub commit_interval: String,
     /// Topic names.
     pub topics: RawTopics,
+    /// How each input topic frames its Avro records: `raw` (a bare datum of our schema) or
+    /// `confluent` (magic byte 0, 4-byte schema id, datum; the writer's schema is fetched from
+    /// `schema_registry_url` and resolved against ours).
+    pub framing: RawFraming,
+    /// Confluent schema registry, e.g. `http://registry:8081` (required with `confluent` framing).
+    pub schema_registry_url: Option<String>,
     /// Extra librdkafka properties for every client (security.protocol, sasl.*, ssl.*, …).
     /// Values of keys naming a password, secret or key are never logged or printed.
     pub properties: std::collections::BTreeMap<String, String>,
@@ -53,7 +59,31 @@ impl Default for RawKafka {
             output_partitions: 3,
             commit_interval: "1s".to_string(),
             topics: RawTopics::default(),
+            framing: RawFraming::default(),
+            schema_registry_url: None,
             properties: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// `[kafka.framing]`
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RawFraming {
+    /// Framing of the calls topic.
+    pub calls: String,
+    /// Framing of the data-sessions topic.
+    pub data_sessions: String,
+    /// Framing of the outages topic.
+    pub outages: String,
+}
+
+impl Default for RawFraming {
+    fn default() -> Self {
+        RawFraming {
+            calls: "raw".into(),
+            data_sessions: "raw".into(),
+            outages: "raw".into(),
         }
     }
 }

@@ -241,7 +241,41 @@ fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSett
             );
         }
     }
+    let f = k.framing;
+    let framing = [
+        ("calls", f.calls),
+        ("data_sessions", f.data_sessions),
+        ("outages", f.outages),
+    ]
+    .map(|(key, v)| match v.as_str() {
+        "raw" => super::Framing::Raw,
+        "confluent" => super::Framing::Confluent,
+        other => {
+            p.add(
+                format!("kafka.framing.{key}"),
+                format!("`{other}` is not `raw` or `confluent`"),
+            );
+            super::Framing::Raw
+        }
+    });
+    let registry = k.schema_registry_url.filter(|u| !u.trim().is_empty());
+    if framing.contains(&super::Framing::Confluent) && registry.is_none() {
+        p.add(
+            "kafka.schema_registry_url",
+            "required when an input topic uses the `confluent` framing",
+        );
+    }
+    if let Some(url) = &registry
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        p.add(
+            "kafka.schema_registry_url",
+            format!("`{url}` is not an http:// or https:// URL"),
+        );
+    }
     super::KafkaSettings {
+        framing,
+        schema_registry_url: registry,
         transactional_id: k.transactional_id.unwrap_or_else(|| k.group_id.clone()),
         brokers: k.brokers,
         group_id: k.group_id,

@@ -5,4 +5,5 @@ pub mod client;
 pub mod codec;
 pub mod datum;
 pub mod produce;
+pub mod registry;
 pub mod watermarks;

@@ -38,11 +38,15 @@ pub enum Reason {
     UnknownCell,
     /// The record's window had already closed when it arrived.
     Late,
+    /// Confluent framing: the schema registry does not know the record's schema id.
+    UnknownSchema,
+    /// Confluent framing: the writer's schema cannot be resolved against ours.
+    IncompatibleSchema,
 }
 
 impl Reason {
     /// Every reason, for metric pre-registration and reports.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 15] = [
         Reason::Malformed,
         Reason::InvalidType,
         Reason::UnknownRecordType,
@@ -56,6 +60,8 @@ impl Reason {
         Reason::StartedAfterEventTime,
         Reason::UnknownCell,
         Reason::Late,
+        Reason::UnknownSchema,
+        Reason::IncompatibleSchema,
     ];
 
     /// The snake_case word written as a dead letter's `reason`.
@@ -74,6 +80,8 @@ impl Reason {
             Reason::StartedAfterEventTime => "started_after_event_time",
             Reason::UnknownCell => "unknown_cell",
             Reason::Late => "late",
+            Reason::UnknownSchema => "unknown_schema",
+            Reason::IncompatibleSchema => "incompatible_schema",
         }
     }
 }

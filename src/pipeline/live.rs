@@ -28,6 +28,7 @@ pub(super) struct Live<'a> {
     pub(super) parts: Partitions,
     pub(super) out: KafkaOutput<'a>,
     pub(super) summary: RunSummary,
+    pub(super) decoders: crate::kafka::registry::InputDecoders,
     /// Records were read since the last commit.
     pub(super) dirty: bool,
 }
@@ -47,7 +48,7 @@ impl Live<'_> {
         now: Instant,
     ) -> Result<(), PipelineError> {
         let id = (si, partition);
-        let decoded = crate::kafka::datum::decode(STREAMS[si], payload);
+        let decoded = self.decoders.decode(si, STREAMS[si], payload)?;
         if self.parts.is_replay(id, offset) {
             if let Ok(ev) = &decoded {
                 self.engine.reingest(ev);

@@ -74,6 +74,8 @@ pub enum PipelineError {
     BadCheckpoint(String),
     #[error("cannot encode output: {0}")]
     Encode(#[from] crate::kafka::codec::EncodeError),
+    #[error(transparent)]
+    Registry(#[from] crate::kafka::registry::RegistryUnavailable),
     #[error("cannot build Avro codecs: {0}")]
     Avro(#[from] apache_avro::Error),
 }
@@ -237,6 +239,7 @@ pub fn run(
         engine,
         parts,
         out: KafkaOutput::new(&producer, &encoder, k),
+        decoders: crate::kafka::registry::InputDecoders::new(k),
         summary: RunSummary {
             restored: checkpoint.is_some(),
             ..RunSummary::default()

@@ -186,14 +186,14 @@ pub fn decode_all(records: &[TopicRecord], schema: &apache_avro::Schema) -> Vec<
         .collect()
 }
 
-fn kpi_sort_key(v: &Value) -> String {
+pub fn kpi_sort_key(v: &Value) -> String {
     format!(
         "{:020} {:020} {} {}",
         v["window_end"], v["window_start"], v["level"], v["group"]
     )
 }
 
-fn sorted(mut v: Vec<Value>, key: fn(&Value) -> String) -> Vec<Value> {
+pub fn sorted(mut v: Vec<Value>, key: fn(&Value) -> String) -> Vec<Value> {
     v.sort_by_key(key);
     v
 }
@@ -217,7 +217,7 @@ fn distinct_values(records: Vec<TopicRecord>) -> Vec<TopicRecord> {
 
 /// Distinct KPI records by key (one record per key, ever), asserting that every copy of a key
 /// is byte-identical.
-fn distinct(records: Vec<TopicRecord>) -> Vec<TopicRecord> {
+pub fn distinct(records: Vec<TopicRecord>) -> Vec<TopicRecord> {
     let mut by_key: BTreeMap<Vec<u8>, TopicRecord> = BTreeMap::new();
     for r in records {
         if let Some(first) = by_key.get(&r.key) {

@@ -9,6 +9,7 @@ mod golden;
 mod kafka;
 mod oracle;
 mod props;
+mod registry;
 mod versus_oracle;
 
 use netkpi::config::{Settings, from_toml_str};

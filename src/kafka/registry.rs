@@ -1,0 +1,230 @@
+//! Input decoding per topic framing, with a Confluent schema-registry client.
+//!
+//! `raw` topics carry bare datums of our schemas (hand-written decoder). `confluent` topics carry
+//! magic byte 0, a big-endian schema id and a datum of that schema: the writer's schema is fetched
+//! once per id (`GET {url}/schemas/ids/{id}`, the Confluent REST API) and cached; when it is our
+//! schema the fast decoder is used, otherwise the datum is decoded with the writer's schema and
+//! resolved against ours (Avro schema resolution: an older producer's missing fields take our
+//! defaults, a newer producer's extra fields are skipped).
+//!
+//! A record whose schema id the registry does not know is a dead letter (`unknown_schema`); a
+//! writer schema that cannot be resolved against ours makes its records dead letters
+//! (`incompatible_schema`). A registry that cannot be reached is not the record's fault: after a
+//! few retries the pipeline stops (and resumes exactly where it was when restarted).
+
+use super::datum;
+use crate::config::{Framing, KafkaSettings};
+use crate::model::validate::{Reason, Reject, validate};
+use crate::model::{Event, Stream};
+use crate::schemas::input_schema;
+use crate::source::avro_value::to_raw;
+use apache_avro::Schema;
+use apache_avro::reader::datum::GenericDatumReader;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The registry could not be asked.
+#[derive(Debug, thiserror::Error)]
+#[error("schema registry {url} unavailable for schema id {id}: {message}")]
+pub struct RegistryUnavailable {
+    pub url: String,
+    pub id: u32,
+    pub message: String,
+}
+
+enum Writer {
+    /// Exactly our schema: the fast decoder applies.
+    Ours,
+    /// Another schema, resolved against ours (leaked: one per distinct schema id, for the
+    /// process's life, so the resolving reader can borrow it).
+    Resolving(GenericDatumReader<'static>),
+    /// Not resolvable against ours.
+    Incompatible(String),
+}
+
+/// A cached Confluent schema-registry client.
+pub struct Registry {
+    url: String,
+    agent: ureq::Agent,
+    cache: HashMap<(u32, usize), Writer>,
+}
+
+#[derive(serde::Deserialize)]
+struct SchemaResponse {
+    schema: String,
+    #[serde(default, rename = "schemaType")]
+    schema_type: Option<String>,
+}
+
+impl Registry {
+    /// A client for the registry at `url`.
+    pub fn new(url: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Registry {
+            url: url.trim_end_matches('/').to_string(),
+            agent,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Fetches the schema text of `id`: `Ok(None)` when the registry does not know it.
+    fn fetch(&self, id: u32) -> Result<Option<String>, RegistryUnavailable> {
+        let unavailable = |message: String| RegistryUnavailable {
+            url: self.url.clone(),
+            id,
+            message,
+        };
+        let url = format!("{}/schemas/ids/{id}", self.url);
+        let mut last = String::new();
+        for backoff_ms in [0u64, 200, 1000, 3000] {
+            std::thread::sleep(Duration::from_millis(backoff_ms));
+            let mut response = match self
+                .agent
+                .get(&url)
+                .header("Accept", "application/vnd.schemaregistry.v1+json")
+                .call()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let body = response
+                .body_mut()
+                .read_to_string()
+                .map_err(|e| unavailable(e.to_string()))?;
+            match status {
+                200 => {
+                    let parsed: SchemaResponse = serde_json::from_str(&body)
+                        .map_err(|e| unavailable(format!("unexpected answer: {e}")))?;
+                    if parsed.schema_type.as_deref().is_some_and(|t| t != "AVRO") {
+                        return Ok(Some(String::new()));
+                    }
+                    return Ok(Some(parsed.schema));
+                }
+                404 => return Ok(None),
+                s if s >= 500 => last = format!("HTTP {s}: {body}"),
+                s => return Err(unavailable(format!("HTTP {s}: {body}"))),
+            }
+        }
+        Err(unavailable(last))
+    }
+
+    fn writer(&mut self, id: u32, stream: Stream) -> Result<Option<&Writer>, RegistryUnavailable> {
+        let key = (id, stream as usize);
+        if !self.cache.contains_key(&key) {
+            let Some(text) = self.fetch(id)? else {
+                return Ok(None);
+            };
+            let ours = input_schema(stream);
+            let writer = match Schema::parse_str(&text) {
+                Err(e) => Writer::Incompatible(format!("schema {id} is not an Avro schema: {e}")),
+                Ok(w) if w.canonical_form() == ours.canonical_form() => Writer::Ours,
+                Ok(w) => {
+                    match apache_avro::schema_compatibility::SchemaCompatibility::can_read(&w, ours)
+                    {
+                        Err(e) => Writer::Incompatible(format!(
+                            "records of schema {id} cannot be read as ours: {e}"
+                        )),
+                        Ok(_) => {
+                            let w: &'static Schema = Box::leak(Box::new(w));
+                            match GenericDatumReader::builder(w).reader_schema(ours).build() {
+                                Ok(r) => Writer::Resolving(r),
+                                Err(e) => Writer::Incompatible(format!(
+                                    "schema {id} does not resolve against ours: {e}"
+                                )),
+                            }
+                        }
+                    }
+                }
+            };
+            tracing::info!(
+                id,
+                stream = stream.as_str(),
+                "writer schema fetched from the registry"
+            );
+            self.cache.insert(key, writer);
+        }
+        Ok(self.cache.get(&key))
+    }
+
+    /// Decodes one Confluent-framed record of `stream`.
+    pub fn decode(
+        &mut self,
+        stream: Stream,
+        bytes: &[u8],
+    ) -> Result<Result<Event, Reject>, RegistryUnavailable> {
+        let (Some(0), Some(id)) = (bytes.first(), bytes.get(1..5)) else {
+            return Ok(Err(Reject::new(
+                Reason::Malformed,
+                "not in the Confluent wire format (magic byte 0, 4-byte schema id)",
+            )));
+        };
+        let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+        let body = &bytes[5..];
+        let kind = match stream {
+            Stream::Call => "call",
+            Stream::Session => "data_session",
+            Stream::Outage => "outage",
+        };
+        Ok(match self.writer(id, stream)? {
+            None => Err(Reject::new(
+                Reason::UnknownSchema,
+                format!("the schema registry has no schema {id}"),
+            )),
+            Some(Writer::Ours) => datum::decode(stream, body),
+            Some(Writer::Incompatible(why)) => {
+                Err(Reject::new(Reason::IncompatibleSchema, why.clone()))
+            }
+            Some(Writer::Resolving(reader)) => {
+                let mut rest = body;
+                match reader.read_value(&mut rest) {
+                    Err(e) => Err(Reject::new(
+                        Reason::Malformed,
+                        format!("not a datum of schema {id}: {e}"),
+                    )),
+                    Ok(_) if !rest.is_empty() => Err(Reject::new(
+                        Reason::Malformed,
+                        format!("{} trailing bytes after the datum", rest.len()),
+                    )),
+                    Ok(value) => to_raw(kind, value).and_then(validate),
+                }
+            }
+        })
+    }
+}
+
+/// Decodes every input topic according to its framing.
+pub struct InputDecoders {
+    framing: [Framing; 3],
+    registry: Option<Registry>,
+}
+
+impl InputDecoders {
+    /// Decoders for the configured framings.
+    pub fn new(k: &KafkaSettings) -> Self {
+        InputDecoders {
+            framing: k.framing,
+            registry: k.schema_registry_url.as_deref().map(Registry::new),
+        }
+    }
+
+    /// Decodes and validates one record of input stream `si` (0 calls, 1 sessions, 2 outages).
+    pub fn decode(
+        &mut self,
+        si: usize,
+        stream: Stream,
+        bytes: &[u8],
+    ) -> Result<Result<Event, Reject>, RegistryUnavailable> {
+        match (self.framing.get(si), self.registry.as_mut()) {
+            (Some(Framing::Confluent), Some(registry)) => registry.decode(stream, bytes),
+            _ => Ok(datum::decode(stream, bytes)),
+        }
+    }
+}

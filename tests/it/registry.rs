@@ -1,0 +1,268 @@
+//! The Confluent wire format with a schema registry. No registry server can be installed here, so
+//! this test runs a small HTTP server that speaks the part of the Confluent REST API netkpi uses
+//! (`GET /schemas/ids/{id}`), with producers on an older and a newer compatible schema, our own
+//! schema, an incompatible one and an unknown id — through a real broker.
+
+use crate::kafka::{Broker, decode_all, distinct, kpi_sort_key, sorted};
+use crate::*;
+use apache_avro::types::Value as Avro;
+use netkpi::kafka::client::read_all;
+use netkpi::kafka::codec::InputDecoder;
+use netkpi::model::{Event, Stream};
+use netkpi::schemas::{CALL_RECORD, DATA_SESSION, OUTAGE, event_value, input_schema, kpi_schema};
+use netkpi::source::json::encode_event;
+use netkpi::traffic::{GenItem, GenOptions, Generator};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A minimal Confluent schema registry: `GET /schemas/ids/{id}` → `{"schema": "…"}` or 404.
+struct FakeRegistry {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl FakeRegistry {
+    fn start(schemas: HashMap<u32, String>) -> FakeRegistry {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (schemas, counter) = (Arc::new(schemas), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (schemas, counter) = (schemas.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut stream = stream;
+                    loop {
+                        let mut request = String::new();
+                        if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut line = String::new();
+                        while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                            line.clear();
+                        }
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let id = request
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|p| p.strip_prefix("/schemas/ids/"))
+                            .and_then(|i| i.parse::<u32>().ok());
+                        let (status, body) = match id.and_then(|i| schemas.get(&i)) {
+                            Some(text) => {
+                                ("200 OK", serde_json::json!({ "schema": text }).to_string())
+                            }
+                            None => (
+                                "404 Not Found",
+                                r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
+                            ),
+                        };
+                        let response = format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if stream.write_all(response.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FakeRegistry { url, requests }
+    }
+}
+
+/// Our schema with a field removed (an older producer) or added (a newer one).
+fn variant(ours: &str, drop: Option<&str>, add: Option<serde_json::Value>) -> String {
+    let mut s: serde_json::Value = serde_json::from_str(ours).expect("schema json");
+    let fields = s["fields"].as_array_mut().expect("fields");
+    if let Some(name) = drop {
+        fields.retain(|f| f["name"] != name);
+    }
+    if let Some(field) = add {
+        fields.push(field);
+    }
+    s.to_string()
+}
+
+fn framed(id: u32, datum: Vec<u8>) -> Vec<u8> {
+    let mut out = vec![0u8];
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend(datum);
+    out
+}
+
+#[test]
+fn confluent_framing_resolves_older_and_newer_producers() {
+    let older_calls = variant(CALL_RECORD, Some("sinr_db"), None);
+    let newer_sessions = variant(
+        DATA_SESSION,
+        None,
+        Some(serde_json::json!({"name": "apn", "type": "string", "default": ""})),
+    );
+    let incompatible = variant(
+        CALL_RECORD,
+        Some("cell_id"),
+        Some(serde_json::json!({"name": "cell_id", "type": "int"})),
+    );
+    let registry = FakeRegistry::start(HashMap::from([
+        (1, older_calls.clone()),
+        (2, newer_sessions.clone()),
+        (3, OUTAGE.to_string()),
+        (4, incompatible),
+    ]));
+
+    let broker = Broker::start();
+    let cells = small_inventory();
+    let toml = format!(
+        "[windows]\nsizes = [\"5m\"]\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"confluent\"\ncommit_interval = \"100ms\"\nschema_registry_url = \"{}\"\n[kafka.framing]\ncalls = \"confluent\"\ndata_sessions = \"confluent\"\noutages = \"confluent\"\n",
+        broker.addr, registry.url
+    );
+    let s = settings(&toml);
+    netkpi::kafka::client::ensure_topics(&s.kafka, &["calls", "data-sessions", "outages"], 2)
+        .expect("topics");
+
+    let old_schema = apache_avro::Schema::parse_str(&older_calls).expect("old");
+    let new_schema = apache_avro::Schema::parse_str(&newer_sessions).expect("new");
+    let writer = |schema| {
+        apache_avro::writer::datum::GenericDatumWriter::builder(schema)
+            .build()
+            .expect("writer")
+    };
+    let (old_w, new_w, ours_w) = (
+        writer(&old_schema),
+        writer(&new_schema),
+        writer(input_schema(Stream::Outage)),
+    );
+    let roundtrip = InputDecoder::new().expect("decoder");
+    let producer: BaseProducer = netkpi::kafka::client::base_config(&s.kafka)
+        .create()
+        .expect("producer");
+    let mut lines = Vec::new();
+    let opts = GenOptions {
+        duration_ms: 60 * 60_000,
+        peak_rate: 5.0,
+        outages_per_cell_day: 40.0,
+        seed: 21,
+        ..GenOptions::default()
+    };
+    for item in Generator::new(cells.clone(), opts) {
+        let GenItem::Event(ev) = item else { continue };
+        // Carry the same values as the Avro path (floats) and as the older schema (no SINR on calls).
+        let w = apache_avro::writer::datum::GenericDatumWriter::builder(input_schema(ev.stream()))
+            .build()
+            .expect("w");
+        let mut ev = roundtrip
+            .decode(
+                ev.stream(),
+                &w.write_value_to_vec(event_value(&ev)).expect("enc"),
+            )
+            .expect("valid");
+        let Avro::Record(mut fields) = event_value(&ev) else {
+            unreachable!()
+        };
+        let (topic, bytes) = match &mut ev {
+            Event::Call(c) => {
+                c.sinr_db = None;
+                fields.retain(|(k, _)| k != "sinr_db");
+                (
+                    "calls",
+                    framed(
+                        1,
+                        old_w
+                            .write_value_to_vec(Avro::Record(fields))
+                            .expect("old datum"),
+                    ),
+                )
+            }
+            Event::Session(_) => {
+                fields.push(("apn".into(), Avro::String("internet".into())));
+                (
+                    "data-sessions",
+                    framed(
+                        2,
+                        new_w
+                            .write_value_to_vec(Avro::Record(fields))
+                            .expect("new datum"),
+                    ),
+                )
+            }
+            Event::Outage(_) => (
+                "outages",
+                framed(
+                    3,
+                    ours_w
+                        .write_value_to_vec(Avro::Record(fields))
+                        .expect("datum"),
+                ),
+            ),
+        };
+        lines.push(encode_event(&ev));
+        let key = ev.cell_id().to_string();
+        producer
+            .send(
+                BaseRecord::to(topic)
+                    .key(key.as_bytes())
+                    .payload(bytes.as_slice()),
+            )
+            .expect("send");
+        producer.poll(Duration::ZERO);
+    }
+    // Bad framing, an unknown schema id, an incompatible schema.
+    for (payload, _) in [
+        (vec![1u8, 2, 3], "malformed"),
+        (framed(9, vec![0, 0]), "unknown_schema"),
+        (framed(4, vec![0, 0]), "incompatible_schema"),
+    ] {
+        producer
+            .send(BaseRecord::<[u8], [u8]>::to("calls").payload(payload.as_slice()))
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+
+    let control = netkpi::pipeline::Control::default();
+    netkpi::pipeline::run(
+        &s,
+        &cells,
+        netkpi::pipeline::RunOptions { exit_at_end: true },
+        &control,
+    )
+    .expect("run");
+
+    let reference = replay_lines(&s, &cells, &lines);
+    let kpis = decode_all(
+        &distinct(read_all(&s.kafka, "kpis").expect("kpis")),
+        kpi_schema(),
+    );
+    assert_same_kpis(
+        &sorted(kpis, kpi_sort_key),
+        &sorted(reference.kpis.clone(), kpi_sort_key),
+    );
+    let reasons: Vec<String> = read_all(&s.kafka, "dead-letters")
+        .expect("dead letters")
+        .iter()
+        .filter_map(|d| {
+            d.headers
+                .iter()
+                .find(|(k, _)| k == "netkpi.reason")
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        })
+        .collect();
+    for want in ["malformed", "unknown_schema", "incompatible_schema"] {
+        assert!(
+            reasons.iter().any(|r| r == want),
+            "no {want} dead letter in {reasons:?}"
+        );
+    }
+    // One request per schema id and topic, not one per record.
+    assert!(
+        registry.requests.load(Ordering::SeqCst) <= 10,
+        "{} registry requests",
+        registry.requests.load(Ordering::SeqCst)
+    );
+}
