@@ -5,6 +5,7 @@
 //! [`threshold`]) is pure and synchronous: it never reads the clock or touches the network.
 
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod inventory;
 pub mod kafka;

@@ -3,7 +3,6 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use netkpi::engine::Engine;
-use netkpi::sink::terminal::TerminalView;
 use netkpi::traffic::{GenItem, GenOptions, Generator, synthetic_inventory};
 use netkpi::{config, inventory, replay, schemas, telemetry};
 use std::io::{BufWriter, Write};
@@ -120,15 +119,19 @@ enum Command {
         #[arg(long, default_value_t = 0.0)]
         bad_share: f64,
     },
-    /// Run the main job on bundled data, no external services: generated traffic for the
-    /// sample inventory through the KPI engine, with a live view of KPIs and alarms.
+    /// The whole product in one process, no external services: an in-process Kafka cluster,
+    /// generated traffic for the sample inventory, the streaming pipeline, and a live view of
+    /// regional KPIs and alarms. Ctrl-C stops it.
     Demo {
-        /// Configuration file.
+        /// Configuration file (inventory, windows, rules; its Kafka section is replaced).
         #[arg(long, default_value = "config/netkpi.toml")]
         config: PathBuf,
-        /// Event-time span of generated traffic.
-        #[arg(long, default_value = "6h")]
-        duration: String,
+        /// Event time per wall-clock second (60: a 5-minute window every 5 seconds).
+        #[arg(long, default_value_t = 60.0)]
+        speedup: f64,
+        /// Stop after this long (e.g. `30s`); default: until Ctrl-C.
+        #[arg(long = "for")]
+        run_for: Option<String>,
         /// Records per second of event time at the daily peak.
         #[arg(long, default_value_t = 150.0)]
         rate: f64,
@@ -152,7 +155,13 @@ fn init_logging(format: LogFormat, level: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log_level);
+    // The demo's terminal view is the output: keep routine log lines out of it unless asked.
+    let level = if matches!(cli.command, Command::Demo { .. }) && cli.log_level == "info" {
+        "warn"
+    } else {
+        cli.log_level.as_str()
+    };
+    init_logging(cli.log_format, level);
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -299,57 +308,34 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Demo {
             config,
-            duration,
+            speedup,
+            run_for,
             rate,
             seed,
         } => {
             let (settings, cells) = load(&config)?;
-            let mut engine = Engine::new(&settings, &cells);
-            let opts = GenOptions {
-                duration_ms: duration_ms(&duration)?,
-                peak_rate: rate,
-                seed,
-                late_share: 0.002,
-                bad_share: 0.001,
-                ..GenOptions::default()
-            };
-            let stdout = std::io::stdout();
-            let mut view = TerminalView::new(stdout.lock());
-            println!(
-                "netkpi demo: {} cells, windows {:?} ms, {} rules; generated traffic from 2026-01-01T00:00Z",
-                cells.len(),
-                settings.window_sizes_ms,
-                settings.rules.len()
-            );
-            let (mut bad, mut late) = (0u64, 0u64);
-            for item in Generator::new(cells, opts) {
-                match item {
-                    GenItem::Bad(line) => {
-                        if netkpi::source::json::decode_line(line.as_bytes()).is_err() {
-                            bad += 1;
-                        }
-                    }
-                    GenItem::Event(ev) => {
-                        if engine.ingest_and_advance(&ev, &mut view)?
-                            == netkpi::engine::Ingested::Late
-                        {
-                            late += 1;
-                        }
-                    }
-                }
+            let control = netkpi::pipeline::Control::default();
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(signal, control.shutdown.clone())?;
             }
-            engine.finish(&mut view)?;
-            let s = engine.stats();
+            let duration = run_for
+                .as_deref()
+                .map(duration_ms)
+                .transpose()?
+                .map(|ms| std::time::Duration::from_millis(ms.max(0) as u64));
+            let opts = netkpi::demo::DemoOptions {
+                speedup,
+                duration,
+                rate,
+                seed,
+            };
+            let summary = netkpi::demo::run(settings, cells, opts, control)?;
+            let c = &summary.counters;
             println!(
-                "\n{} calls, {} sessions, {} outage records; {} bad and {} late records dead-lettered; {} KPI records, {} breach events, {} alarms still firing",
-                s.records[0],
-                s.records[1],
-                s.records[2],
-                bad,
-                late,
-                s.kpi_records,
-                s.breach_events,
-                engine.alarms_firing()
+                "\nstopped: {} records consumed, {} dead letters, {} transactions",
+                c.records_read,
+                c.dead_letters_total(),
+                summary.transactions
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -18,7 +18,12 @@ pub struct QuietContext;
 
 impl rdkafka::ClientContext for QuietContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        let eof = matches!(
+            error,
+            KafkaError::PartitionEOF(_)
+                | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        );
+        if !eof {
             tracing::warn!(%error, reason, "librdkafka");
         }
     }

@@ -299,3 +299,19 @@ fn check_config_never_prints_secrets() {
     assert!(!t.contains("hunter2") && !t.contains("s3cret"), "{t}");
     assert!(t.contains("sasl.password = <redacted>"), "{t}");
 }
+
+#[test]
+fn demo_runs_the_whole_pipeline_in_process_and_stops_cleanly() {
+    let o = Command::new(env!("CARGO_BIN_EXE_netkpi"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--for", "12s", "--speedup", "120", "--rate", "60"])
+        .output()
+        .expect("run demo");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("── window") && t.contains("NETWORK"),
+        "a window was shown: {t}"
+    );
+    assert!(t.contains("stopped:") && t.contains("transactions"), "{t}");
+}
