@@ -11,11 +11,12 @@ use crate::inventory::Cell;
 use crate::kafka::client::{QuietConsumer, QuietContext, base_config};
 use crate::kpi::{KPI_COUNT, Kpi, KpiValue};
 use crate::model::level::Dim;
+use crate::pace::{Pace, Paced};
 use crate::pipeline::{Control, RunOptions};
 use crate::sink::terminal::TerminalView;
 use crate::threshold::rule::Severity;
 use crate::threshold::{BreachEvent, BreachState};
-use crate::traffic::{GenItem, GenOptions, Generator};
+use crate::traffic::{GenOptions, Generator};
 use apache_avro::types::Value as Avro;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
@@ -46,34 +47,6 @@ pub struct DemoOptions {
     /// Peak records per second of event time.
     pub rate: f64,
     pub seed: u64,
-}
-
-/// Paces generated items so that event time advances `speedup` times faster than wall time.
-struct Paced {
-    inner: Generator,
-    start_event: i64,
-    start_wall: Instant,
-    speedup: f64,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Iterator for Paced {
-    type Item = GenItem;
-    fn next(&mut self) -> Option<GenItem> {
-        if self.stop.load(Ordering::SeqCst) {
-            return None;
-        }
-        let item = self.inner.next()?;
-        if let GenItem::Event(ev) = &item {
-            let due = Duration::from_secs_f64(
-                ((ev.event_time() - self.start_event).max(0) as f64 / 1000.0) / self.speedup,
-            );
-            if let Some(wait) = due.checked_sub(self.start_wall.elapsed()) {
-                std::thread::sleep(wait.min(Duration::from_millis(200)));
-            }
-        }
-        Some(item)
-    }
 }
 
 fn kpi_from_avro(
@@ -348,13 +321,11 @@ pub fn run(
     let summary = std::thread::scope(|scope| {
         let k = settings.kafka.clone();
         let stop = control.shutdown.clone();
-        let paced = Paced {
-            inner: Generator::new(cells.clone(), gen_opts),
-            start_event: start_ms,
-            start_wall: Instant::now(),
-            speedup: opts.speedup.max(1.0),
-            stop,
+        let pace = Pace::Speedup {
+            factor: opts.speedup.max(1.0),
+            start_event_ms: start_ms,
         };
+        let paced = Paced::new(Generator::new(cells.clone(), gen_opts), pace, stop);
         let producer = scope.spawn(move || crate::kafka::produce::produce_traffic(&k, paced, 3));
         let viewer = scope.spawn(|| view(&settings, &control));
         if let Some(d) = opts.duration {

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod kafka;
 pub mod kpi;
 pub mod model;
+pub mod pace;
 pub mod pipeline;
 pub mod replay;
 pub mod schemas;

@@ -94,6 +94,9 @@ enum Command {
         /// Partitions of the input topics created by --kafka.
         #[arg(long, default_value_t = 3)]
         partitions: i32,
+        /// Release at most this many records per wall-clock second (default: as fast as possible).
+        #[arg(long)]
+        wall_rate: Option<f64>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FileFormat::Jsonl)]
         format: FileFormat,
@@ -251,6 +254,7 @@ fn run(command: Command) -> Result<ExitCode> {
             out,
             kafka,
             partitions,
+            wall_rate,
             format,
             duration,
             max_records,
@@ -294,7 +298,15 @@ fn run(command: Command) -> Result<ExitCode> {
                 bad_share,
                 ..defaults
             };
-            let generator = Generator::new(cells, opts);
+            let pace = wall_rate.map_or(
+                netkpi::pace::Pace::Unpaced,
+                netkpi::pace::Pace::RecordsPerSecond,
+            );
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(signal, stop.clone())?;
+            }
+            let generator = netkpi::pace::Paced::new(Generator::new(cells, opts), pace, stop);
             let n = match (out, kafka) {
                 (Some(out), _) => write_traffic(generator, &out, format)?,
                 (None, Some(config)) => {
@@ -342,7 +354,11 @@ fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-fn write_traffic(generator: Generator, out: &Path, format: FileFormat) -> Result<u64> {
+fn write_traffic(
+    generator: impl Iterator<Item = GenItem>,
+    out: &Path,
+    format: FileFormat,
+) -> Result<u64> {
     let mut n = 0u64;
     match format {
         FileFormat::Jsonl => {
