@@ -326,7 +326,8 @@ fn run(command: Command) -> Result<ExitCode> {
             seed,
         } => {
             let (settings, cells) = load(&config)?;
-            let control = netkpi::pipeline::Control::default();
+            let mut control = netkpi::pipeline::Control::default();
+            start_http(&settings, &mut control, false)?;
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(signal, control.shutdown.clone())?;
             }
@@ -389,6 +390,33 @@ fn write_traffic(
         }
     }
     Ok(n)
+}
+
+/// Starts the metrics and health endpoint when configured. `required`: a busy address is an
+/// error (run); otherwise a warning (the demo still runs).
+fn start_http(
+    settings: &config::Settings,
+    control: &mut netkpi::pipeline::Control,
+    required: bool,
+) -> Result<()> {
+    let Some(address) = &settings.http_address else {
+        return Ok(());
+    };
+    let metrics = std::sync::Arc::new(netkpi::telemetry::metrics::Metrics::new(
+        settings.exported_levels.clone(),
+    )?);
+    match netkpi::telemetry::http::serve(address, metrics.clone(), control.ready.clone()) {
+        Ok(bound) => {
+            tracing::info!(address = %bound, "serving /metrics, /healthz, /readyz");
+            control.metrics = Some(metrics);
+            Ok(())
+        }
+        Err(e) if !required => {
+            tracing::warn!(error = %e, "metrics endpoint not started");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn check_config(file: &Path) -> Result<ExitCode> {

@@ -32,6 +32,10 @@ pub struct Settings {
     pub rules: Vec<Rule>,
     /// Kafka settings.
     pub kafka: KafkaSettings,
+    /// Address of the HTTP endpoint (`None`: disabled).
+    pub http_address: Option<String>,
+    /// Canonical names of the levels exported to Prometheus.
+    pub exported_levels: Vec<String>,
 }
 
 /// Validated `[kafka]` section.
@@ -129,7 +133,8 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         .try_parsing(true)
         .list_separator(";")
         .with_list_parse_key("windows.sizes")
-        .with_list_parse_key("kpi.levels");
+        .with_list_parse_key("kpi.levels")
+        .with_list_parse_key("prometheus.levels");
     let built = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml))
         .add_source(env)

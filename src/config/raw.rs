@@ -21,6 +21,35 @@ pub struct RawConfig {
     pub rules: Vec<RawRule>,
     /// Kafka connection, topics and delivery (`netkpi run`, `netkpi gen --kafka`).
     pub kafka: RawKafka,
+    /// The HTTP endpoint of `run` and `demo`.
+    pub http: RawHttp,
+    /// What is exported to Prometheus.
+    pub prometheus: RawPrometheus,
+}
+
+/// `[http]`
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RawHttp {
+    /// Address of `/metrics`, `/healthz`, `/readyz`; empty disables the endpoint.
+    pub address: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp {
+            address: "127.0.0.1:9898".into(),
+        }
+    }
+}
+
+/// `[prometheus]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawPrometheus {
+    /// Levels whose KPI series are exported (default: every configured level). Per-cell series
+    /// of a large network can be millions: leave `cell` out to turn them off.
+    pub levels: Option<Vec<String>>,
 }
 
 /// `[kafka]`

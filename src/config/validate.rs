@@ -179,8 +179,40 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
     }
 
     let kafka = validate_kafka(raw.kafka, p);
+    let http_address = Some(raw.http.address.trim().to_string()).filter(|a| !a.is_empty());
+    if let Some(a) = &http_address
+        && a.parse::<std::net::SocketAddr>().is_err()
+    {
+        p.add(
+            "http.address",
+            format!("`{a}` is not host:port (e.g. 127.0.0.1:9898), or empty to disable"),
+        );
+    }
+    let exported_levels = match raw.prometheus.levels {
+        None => levels.iter().map(|l| l.name()).collect(),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, text)| match Level::parse(text) {
+                Ok(l) if levels.contains(&l) => Some(l.name()),
+                Ok(l) => {
+                    p.add(
+                        format!("prometheus.levels[{i}]"),
+                        format!("`{}` is not a configured level (kpi.levels)", l.name()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    p.add(format!("prometheus.levels[{i}]"), format!("`{text}`: {e}"));
+                    None
+                }
+            })
+            .collect(),
+    };
     Settings {
         kafka,
+        http_address,
+        exported_levels,
         inventory_path,
         window_sizes_ms,
         allowed_delay_ms,

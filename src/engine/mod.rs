@@ -51,6 +51,10 @@ pub trait Output {
     fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error>;
     /// A breach event.
     fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error>;
+    /// Every KPI record and breach event of the window `[start, end)` was given.
+    fn window_closed(&mut self, _start: i64, _end: i64) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// What happened to one record.
@@ -430,7 +434,7 @@ impl Engine {
             }
         }
         self.stats.windows_emitted += 1;
-        Ok(())
+        out.window_closed(start, end)
     }
 }
 

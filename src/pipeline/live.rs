@@ -64,6 +64,9 @@ impl Live<'_> {
         }
         self.summary.counters.records_read += 1;
         self.dirty = true;
+        if let Some(m) = self.out.metrics() {
+            m.records.with_label_values(&[topic]).inc();
+        }
         let source = || {
             (
                 topic.to_string(),
@@ -74,7 +77,7 @@ impl Live<'_> {
         };
         let ev = match decoded {
             Err(reject) => {
-                self.summary.counters.dead_letter(reject.reason);
+                self.count_dead(reject.reason);
                 self.out.dead_letter(&reject, source(), payload)?;
                 self.parts.read(id, offset, None, now);
                 return Ok(());
@@ -83,7 +86,7 @@ impl Live<'_> {
         };
         match self.engine.ingest(&ev) {
             Ingested::Rejected(reject) => {
-                self.summary.counters.dead_letter(reject.reason);
+                self.count_dead(reject.reason);
                 self.out.dead_letter(&reject, source(), payload)?;
                 self.parts.read(id, offset, None, now);
                 return Ok(());
@@ -92,7 +95,7 @@ impl Live<'_> {
                 self.summary.counters.late_outage_records += 1
             }
             Ingested::Late => {
-                self.summary.counters.dead_letter(Reason::Late);
+                self.count_dead(Reason::Late);
                 let detail = format!(
                     "event_time {} is in a window the watermark already closed",
                     ev.event_time()
@@ -105,6 +108,13 @@ impl Live<'_> {
         track_feeds(&mut self.parts, &self.engine, &ev, id, offset);
         self.parts.read(id, offset, Some(ev.event_time()), now);
         Ok(())
+    }
+
+    fn count_dead(&mut self, reason: Reason) {
+        self.summary.counters.dead_letter(reason);
+        if let Some(m) = self.out.metrics() {
+            m.dead_letters.with_label_values(&[reason.as_str()]).inc();
+        }
     }
 
     pub(super) fn commit(

@@ -113,9 +113,11 @@ impl Default for RunSummary {
     }
 }
 
-/// Flags shared with the signal handlers and the HTTP endpoint.
-#[derive(Debug, Clone, Default)]
+/// Flags shared with the signal handlers and the HTTP endpoint, and the metrics.
+#[derive(Clone, Default)]
 pub struct Control {
+    /// Where the pipeline reports (None: nowhere).
+    pub metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     /// Set to stop gracefully.
     pub shutdown: Arc<AtomicBool>,
     /// Set once partitions are assigned and state restored.
@@ -238,7 +240,7 @@ pub fn run(
     let mut live = Live {
         engine,
         parts,
-        out: KafkaOutput::new(&producer, &encoder, k),
+        out: KafkaOutput::new(&producer, &encoder, k, control.metrics.clone()),
         decoders: crate::kafka::registry::InputDecoders::new(k),
         summary: RunSummary {
             restored: checkpoint.is_some(),
@@ -253,6 +255,7 @@ pub fn run(
     let mut polls_since_end_check = 0u32;
     let mut breaches_seen = live.engine.stats().breach_events;
     let mut breaches_since: Option<Instant> = None;
+    let mut windows_since: Option<Instant> = None;
     let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
     // New records that arrive while other partitions are still re-reading wait here (their
     // partitions paused), so that the engine is back at the checkpointed state before anything
@@ -328,6 +331,12 @@ pub fn run(
             for ((si, p), topic) in &ids {
                 if let Some(high) = cached_high(&consumer, topic, *p) {
                     live.parts.set_end((*si, *p), high);
+                    if let (Some(m), Some(progress)) = (&control.metrics, live.parts.get((*si, *p)))
+                    {
+                        m.consumer_lag
+                            .with_label_values(&[topic.as_str(), &p.to_string()])
+                            .set((high - progress.next_offset).max(0));
+                    }
                 }
             }
         }
@@ -349,10 +358,20 @@ pub fn run(
             breaches_since.get_or_insert(now);
         }
         let emitted = live.engine.stats().windows_emitted != windows_emitted;
+        if emitted {
+            windows_since.get_or_insert(now);
+        }
         if emitted || at_end || (live.dirty && now.duration_since(last_commit) >= commit_every) {
             windows_emitted = live.engine.stats().windows_emitted;
             live.commit(&producer, &group_metadata, &ids, settings)?;
             last_commit = Instant::now();
+            if let (Some(since), Some(m)) = (windows_since.take(), &control.metrics) {
+                m.commit_seconds
+                    .observe(last_commit.duration_since(since).as_secs_f64());
+            }
+            if let Some(m) = &control.metrics {
+                m.transactions.with_label_values(&["committed"]).inc();
+            }
             if let Some(since) = breaches_since.take() {
                 let us = u64::try_from(last_commit.duration_since(since).as_micros())
                     .unwrap_or(u64::MAX);

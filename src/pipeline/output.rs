@@ -20,6 +20,7 @@ pub struct KafkaOutput<'a> {
     producer: &'a BaseProducer,
     encoder: &'a OutputEncoder,
     kafka: &'a KafkaSettings,
+    metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 impl<'a> KafkaOutput<'a> {
@@ -28,12 +29,19 @@ impl<'a> KafkaOutput<'a> {
         producer: &'a BaseProducer,
         encoder: &'a OutputEncoder,
         kafka: &'a KafkaSettings,
+        metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
     ) -> Self {
         KafkaOutput {
             producer,
             encoder,
             kafka,
+            metrics,
         }
+    }
+
+    /// The metrics this output reports to.
+    pub fn metrics(&self) -> Option<&crate::telemetry::metrics::Metrics> {
+        self.metrics.as_deref()
     }
 
     fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), KafkaOpError> {
@@ -109,6 +117,9 @@ impl Output for KafkaOutput<'_> {
     type Error = PipelineError;
 
     fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error> {
+        if let Some(m) = &self.metrics {
+            m.kpi_record(record);
+        }
         let value = self.encoder.kpi(record)?;
         let key = kpi_key(record);
         Ok(self.send(
@@ -119,6 +130,9 @@ impl Output for KafkaOutput<'_> {
     }
 
     fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error> {
+        if let Some(m) = &self.metrics {
+            m.breach(event);
+        }
         let value = self.encoder.breach(event)?;
         let key = breach_key(event);
         Ok(self.send(

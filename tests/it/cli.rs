@@ -315,3 +315,91 @@ fn demo_runs_the_whole_pipeline_in_process_and_stops_cleanly() {
     );
     assert!(t.contains("stopped:") && t.contains("transactions"), "{t}");
 }
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// GET on the loopback endpoint: (status, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    Some((status, body))
+}
+
+#[test]
+fn the_endpoint_serves_kpi_and_health_metrics_that_promtool_accepts() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netkpi"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NETKPI__HTTP__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("NETKPI__PROMETHEUS__LEVELS", "region;network")
+        .args(["demo", "--for", "30s", "--speedup", "120", "--rate", "60"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start demo");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(25);
+    let mut metrics = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Some((200, body)) = http_get(port, "/metrics")
+            && body.contains("netkpi_call_attempts{")
+            && body.contains("level=\"network\"")
+        {
+            metrics = body;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    assert_eq!(http_get(port, "/readyz").map(|r| r.0), Some(200));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().expect("wait").success());
+    assert!(!metrics.is_empty(), "KPI series appeared on /metrics");
+    for needle in [
+        "netkpi_network_connection_ratio{",
+        "netkpi_call_setup_seconds{",
+        "percentile=\"95\"",
+        "netkpi_records_consumed_total{topic=\"calls\"}",
+        "netkpi_dead_letters_total{reason=\"late\"}",
+        "netkpi_transactions_total{outcome=\"committed\"}",
+        "netkpi_window_commit_seconds_bucket",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle}");
+    }
+    assert!(
+        !metrics.contains("level=\"cell\""),
+        "cell series are not exported when the levels leave them out"
+    );
+    // promtool lints a real scrape (Debian's prometheus package; scripts/test installs it).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scrape.txt");
+    std::fs::write(&path, &metrics).expect("write");
+    let lint = Command::new("sh")
+        .arg("-c")
+        .arg(format!("promtool check metrics < {}", path.display()))
+        .output()
+        .expect("run promtool (installed by scripts/test)");
+    assert!(
+        lint.status.success(),
+        "promtool check metrics: {}",
+        text(&lint)
+    );
+}

@@ -1,6 +1,9 @@
 //! The processor's own counters and log events, named in one place. Labels are bounded: dead
 //! letters are counted by [`Reason`] (a closed set), late records by window size.
 
+pub mod http;
+pub mod metrics;
+
 use crate::engine::EngineStats;
 use crate::model::validate::Reason;
 use std::collections::BTreeMap;

@@ -1,0 +1,72 @@
+//! The HTTP endpoint of `run` and `demo`: `/metrics` (Prometheus text format), `/healthz`
+//! (the process is up) and `/readyz` (partitions assigned and state restored). A small
+//! synchronous server on its own thread: scrapes never touch the processing thread, which only
+//! takes the metrics' locks briefly when a window closes.
+
+use super::metrics::Metrics;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address}: {message}")]
+pub struct HttpError {
+    pub address: String,
+    pub message: String,
+}
+
+/// Serves the endpoint on `address` until the process ends; returns the bound address.
+pub fn serve(
+    address: &str,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+) -> Result<String, HttpError> {
+    let server = tiny_http::Server::http(address).map_err(|e| HttpError {
+        address: address.to_string(),
+        message: e.to_string(),
+    })?;
+    let bound = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| address.to_string(), |a| a.to_string());
+    std::thread::Builder::new()
+        .name("netkpi-http".into())
+        .spawn(move || {
+            for request in server.incoming_requests() {
+                let path = request.url().split('?').next().unwrap_or("").to_string();
+                let (status, body, content_type) = match path.as_str() {
+                    "/metrics" => (
+                        200,
+                        metrics.encode(),
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    ),
+                    "/healthz" => (200, b"ok\n".to_vec(), "text/plain"),
+                    "/readyz" if ready.load(Ordering::SeqCst) => {
+                        (200, b"ready\n".to_vec(), "text/plain")
+                    }
+                    "/readyz" => (
+                        503,
+                        b"not ready: assigning partitions or restoring state\n".to_vec(),
+                        "text/plain",
+                    ),
+                    _ => (
+                        404,
+                        b"not found: /metrics, /healthz, /readyz\n".to_vec(),
+                        "text/plain",
+                    ),
+                };
+                let header =
+                    tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes());
+                let mut response = tiny_http::Response::from_data(body).with_status_code(status);
+                if let Ok(h) = header {
+                    response = response.with_header(h);
+                }
+                let _ = request.respond(response);
+            }
+        })
+        .map_err(|e| HttpError {
+            address: address.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(bound)
+}
