@@ -100,6 +100,8 @@ fn kpi_from_avro(
         level: &level,
         group: &group_ref,
         values,
+        acc: None,
+        inventory_cells: 0,
     };
     out.kpi(&record)
 }

@@ -41,6 +41,11 @@ pub struct KpiRecord<'a> {
     pub group: &'a [(Dim, &'a str)],
     /// Values in [`Kpi::ALL`] order.
     pub values: [KpiValue; KPI_COUNT],
+    /// The accumulator behind the values (numerators and denominators), when the engine made
+    /// the record; `None` for a record read back from a topic.
+    pub acc: Option<&'a Acc>,
+    /// Inventory cells of the group.
+    pub inventory_cells: u64,
 }
 
 /// Where the engine's results go.
@@ -410,6 +415,8 @@ impl Engine {
                     level: &table.name,
                     group: &group,
                     values: Kpi::ALL.map(|k| k.value(acc, ctx)),
+                    acc: Some(acc),
+                    inventory_cells,
                 };
                 out.kpi(&record)?;
                 self.stats.kpi_records += 1;

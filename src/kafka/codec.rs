@@ -237,6 +237,8 @@ mod tests {
                 };
                 k.value(&crate::kpi::Acc::default(), ctx)
             }),
+            acc: None,
+            inventory_cells: 2,
         };
         let enc = OutputEncoder::new().unwrap();
         let bytes = enc.kpi(&r).unwrap();

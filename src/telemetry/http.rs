@@ -57,7 +57,9 @@ pub fn serve(
                 };
                 let header =
                     tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes());
-                let mut response = tiny_http::Response::from_data(body).with_status_code(status);
+                let mut response = tiny_http::Response::from_data(body)
+                    .with_status_code(status)
+                    .with_chunked_threshold(usize::MAX);
                 if let Ok(h) = header {
                     response = response.with_header(h);
                 }

@@ -88,6 +88,82 @@ pub fn prometheus_name(k: Kpi) -> (&'static str, &'static str, f64) {
     }
 }
 
+/// Numerators and denominators of the ratio and mean KPIs, exported beside them so that
+/// Prometheus can roll groups up correctly: sum of numerators over sum of denominators, never an
+/// average of ratios. (`call_attempts`, `call_answered`, `call_drops`, `coverage_samples`,
+/// `outage_seconds`, `outages_restored` are KPIs already.)
+const COMPONENTS: [(&str, &str); 14] = [
+    (
+        "netkpi_call_network_successes",
+        "Call attempts not failed by the network (numerator of network_connection_ratio).",
+    ),
+    (
+        "netkpi_mos_total_score",
+        "Sum of the MOS of calls with a MOS (numerator of mos_mean).",
+    ),
+    (
+        "netkpi_mos_samples",
+        "Calls with a MOS (denominator of mos_mean and poor_quality_call_ratio).",
+    ),
+    ("netkpi_poor_quality_calls", "Calls with MOS below 3.0."),
+    (
+        "netkpi_active_dl_bytes",
+        "DL bytes of sessions with active time (numerator of dl_throughput).",
+    ),
+    (
+        "netkpi_active_ul_bytes",
+        "UL bytes of sessions with active time (numerator of ul_throughput).",
+    ),
+    (
+        "netkpi_active_seconds",
+        "Active (transfer) time of sessions (denominator of the throughputs).",
+    ),
+    (
+        "netkpi_speed_compliant_sessions",
+        "Sessions at or above their plan's speed.",
+    ),
+    (
+        "netkpi_speed_eligible_sessions",
+        "Sessions with a known plan and enough active time.",
+    ),
+    (
+        "netkpi_packets_sent",
+        "Packets sent (denominator of packet_loss_ratio).",
+    ),
+    ("netkpi_packets_lost", "Packets lost."),
+    (
+        "netkpi_coverage_covered_samples",
+        "Coverage samples above the technology's thresholds.",
+    ),
+    (
+        "netkpi_cell_seconds",
+        "Inventory cells times window length (denominator of 1 - availability).",
+    ),
+    (
+        "netkpi_restore_seconds",
+        "Total duration of the outages restored in the window (numerator of mttr_seconds).",
+    ),
+];
+
+fn component_values(a: &crate::kpi::Acc, inventory_cells: u64, window_ms: i64) -> [f64; 14] {
+    [
+        a.call_attempts.saturating_sub(a.call_network_failures) as f64,
+        a.mos_sum,
+        a.mos_count as f64,
+        a.mos_poor as f64,
+        a.active_dl_bytes as f64,
+        a.active_ul_bytes as f64,
+        a.active_ms as f64 / 1000.0,
+        a.speed_ok as f64,
+        a.speed_eligible as f64,
+        a.packets_sent as f64,
+        a.packets_lost as f64,
+        a.coverage_covered as f64,
+        inventory_cells as f64 * window_ms as f64 / 1000.0,
+        a.restore_ms_sum as f64 / 1000.0,
+    ]
+}
+
 /// A window size as a label: `5m`, `1h`, `90s`.
 pub fn window_label(ms: i64) -> String {
     match ms {
@@ -146,6 +222,11 @@ impl Metrics {
                 &PERCENTILE_LABELS
             };
             let g = GaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            kpis.insert(name, g);
+        }
+        for (name, help) in COMPONENTS {
+            let g = GaugeVec::new(Opts::new(name, help), &GROUP_LABELS)?;
             registry.register(Box::new(g.clone()))?;
             kpis.insert(name, g);
         }
@@ -276,6 +357,21 @@ impl Metrics {
             }
             entry.0.insert((name, key));
         }
+        if let Some(acc) = r.acc {
+            let values = component_values(acc, r.inventory_cells, r.window_end - r.window_start);
+            for ((name, _), v) in COMPONENTS.iter().zip(values) {
+                let Some(g) = self.kpis.get(name) else {
+                    continue;
+                };
+                let key: SeriesKey = [r.level.to_string(), window.clone()]
+                    .into_iter()
+                    .chain(dims.iter().cloned())
+                    .collect();
+                let labels: Vec<&str> = key.iter().map(String::as_str).collect();
+                g.with_label_values(&labels).set(v);
+                entry.0.insert((name, key));
+            }
+        }
     }
 
     /// A window of `window_ms` finished closing: series set for the previous window of that
@@ -311,5 +407,85 @@ impl Metrics {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::{Acc, GroupContext};
+
+    fn record<'a>(start: i64, group: &'a [(Dim, &'a str)], acc: &'a Acc) -> KpiRecord<'a> {
+        let ctx = GroupContext {
+            window_ms: 300_000,
+            inventory_cells: 1,
+        };
+        KpiRecord {
+            window_start: start,
+            window_end: start + 300_000,
+            level: "cell",
+            group,
+            values: Kpi::ALL.map(|k| k.value(acc, ctx)),
+            acc: Some(acc),
+            inventory_cells: 1,
+        }
+    }
+
+    #[test]
+    fn series_of_groups_missing_from_the_latest_window_disappear() {
+        let m = Metrics::new(vec!["cell".into()]).unwrap();
+        let acc = Acc {
+            call_attempts: 4,
+            call_network_failures: 1,
+            ..Acc::default()
+        };
+        let (a, b) = ([(Dim::Cell, "A")], [(Dim::Cell, "B")]);
+        m.kpi_record(&record(0, &a, &acc));
+        m.kpi_record(&record(0, &b, &acc));
+        m.window_closed(300_000);
+        let text = String::from_utf8(m.encode()).unwrap();
+        assert!(text.contains(r#"netkpi_network_connection_ratio{area="",cell="B",level="cell",region="",site="",technology="",window="5m"} 0.75"#), "{text}");
+        assert!(
+            text.contains(r#"netkpi_call_network_successes{area="",cell="A""#),
+            "{text}"
+        );
+        m.kpi_record(&record(300_000, &a, &acc));
+        m.window_closed(300_000);
+        let text = String::from_utf8(m.encode()).unwrap();
+        assert!(!text.contains(r#"cell="B""#), "B's series are gone: {text}");
+        assert!(text.contains(r#"cell="A""#));
+        // A null KPI has no series; levels not exported are ignored.
+        assert!(!text.contains("netkpi_mos_mean{"));
+        let other = Metrics::new(vec!["network".into()]).unwrap();
+        other.kpi_record(&record(0, &a, &acc));
+        assert!(
+            !String::from_utf8(other.encode())
+                .unwrap()
+                .contains("netkpi_call_attempts{")
+        );
+    }
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        for k in Kpi::ALL {
+            let (name, percentile, _) = prometheus_name(k);
+            assert!(
+                name.starts_with("netkpi_") && !name.ends_with("_total"),
+                "{name}"
+            );
+            assert!(
+                !name.contains("_ms") && !name.contains("bps") && !name.contains("bits"),
+                "{name}: base units"
+            );
+            assert_eq!(
+                k.name().ends_with("_ratio"),
+                name.ends_with("_ratio"),
+                "{name}"
+            );
+            assert_eq!(percentile.is_empty(), !k.name().contains("_p"), "{name}");
+        }
+        assert_eq!(window_label(300_000), "5m");
+        assert_eq!(window_label(3_600_000), "1h");
+        assert_eq!(window_label(90_000), "90s");
     }
 }

@@ -381,6 +381,8 @@ fn the_endpoint_serves_kpi_and_health_metrics_that_promtool_accepts() {
         "netkpi_dead_letters_total{reason=\"late\"}",
         "netkpi_transactions_total{outcome=\"committed\"}",
         "netkpi_window_commit_seconds_bucket",
+        "netkpi_call_network_successes{",
+        "netkpi_cell_seconds{",
     ] {
         assert!(metrics.contains(needle), "missing {needle}");
     }
