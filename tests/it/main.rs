@@ -4,6 +4,7 @@
 
 mod avro;
 mod bad_input;
+mod deploy;
 mod cli;
 mod golden;
 mod kafka;
