@@ -10,7 +10,11 @@ fn promtool(args: &[&str]) -> String {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus"))
         .output()
         .expect("promtool is installed (scripts/test installs Debian's prometheus package)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "promtool {args:?} failed:\n{text}");
     text
 }
@@ -19,6 +23,9 @@ fn promtool(args: &[&str]) -> String {
 fn prometheus_config_rules_and_rule_tests_pass_promtool() {
     assert!(promtool(&["check", "config", "prometheus.yml"]).contains("SUCCESS"));
     let rules = promtool(&["check", "rules", "rules/recording.yml", "rules/alerts.yml"]);
-    assert!(rules.contains("11 rules found") && rules.contains("7 rules found"), "{rules}");
+    assert!(
+        rules.contains("11 rules found") && rules.contains("7 rules found"),
+        "{rules}"
+    );
     assert!(promtool(&["test", "rules", "tests/rules_test.yml"]).contains("SUCCESS"));
 }

@@ -4,8 +4,8 @@
 
 mod avro;
 mod bad_input;
-mod deploy;
 mod cli;
+mod deploy;
 mod golden;
 mod kafka;
 mod oracle;
