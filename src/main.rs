@@ -230,7 +230,8 @@ fn run(command: Command) -> Result<ExitCode> {
             exit_at_end,
         } => {
             let (settings, cells) = load(&config)?;
-            let control = netkpi::pipeline::Control::default();
+            let mut control = netkpi::pipeline::Control::default();
+            start_http(&settings, &mut control, true)?;
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(signal, control.shutdown.clone())?;
             }

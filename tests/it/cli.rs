@@ -1,6 +1,7 @@
 //! The `netkpi` binary as a user runs it: help, check-config, replay, gen; exit codes and error
 //! messages that say what to do.
 
+use crate::{free_port, http_get};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -314,32 +315,6 @@ fn demo_runs_the_whole_pipeline_in_process_and_stops_cleanly() {
         "a window was shown: {t}"
     );
     assert!(t.contains("stopped:") && t.contains("transactions"), "{t}");
-}
-
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// GET on the loopback endpoint: (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    Some((status, body))
 }
 
 #[test]

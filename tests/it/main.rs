@@ -9,6 +9,7 @@ mod deploy;
 mod golden;
 mod kafka;
 mod oracle;
+mod prometheus;
 mod props;
 mod registry;
 mod versus_oracle;
@@ -172,4 +173,30 @@ pub fn dead_by_reason(dead: &[Value]) -> std::collections::BTreeMap<String, u64>
             .or_default() += 1;
     }
     m
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// GET on the loopback endpoint: (status, body).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    Some((status, body))
 }

@@ -1,0 +1,149 @@
+//! A real Prometheus (Debian's package, its own config, a loopback port) scrapes `netkpi run`,
+//! and its HTTP API must answer the values of the KPI records written to the `kpis` topic.
+
+use crate::kafka::{Broker, decode_all, distinct};
+use crate::*;
+use netkpi::kafka::client::read_all;
+use netkpi::schemas::kpi_schema;
+use netkpi::traffic::{GenOptions, Generator};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn query(port: u16, promql: &str) -> Option<f64> {
+    let encoded: String = promql
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let (status, body) = http_get(port, &format!("/api/v1/query?query={encoded}"))?;
+    if status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+#[test]
+fn prometheus_scrapes_the_kpis_of_the_latest_closed_window() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http_port, prom_port) = (free_port(), free_port());
+    let toml = format!(
+        "[inventory]\npath = \"cells.csv\"\n[windows]\nidle_timeout = \"1s\"\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"scraped\"\ncommit_interval = \"200ms\"\n[http]\naddress = \"127.0.0.1:{http_port}\"\n",
+        broker.addr
+    );
+    std::fs::write(dir.path().join("cells.csv"), SMALL_INVENTORY_CSV).expect("cells");
+    std::fs::write(dir.path().join("netkpi.toml"), &toml).expect("config");
+    let s = settings(&toml.replace("[inventory]\npath = \"cells.csv\"\n", ""));
+    let opts = GenOptions {
+        duration_ms: 40 * 60_000,
+        peak_rate: 5.0,
+        seed: 31,
+        ..GenOptions::default()
+    };
+    netkpi::kafka::produce::produce_traffic(&s.kafka, Generator::new(small_inventory(), opts), 2)
+        .expect("produce");
+
+    let _run = Killed(
+        Command::new(env!("CARGO_BIN_EXE_netkpi"))
+            .args([
+                "run",
+                "--config",
+                dir.path().join("netkpi.toml").to_str().unwrap_or_default(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start netkpi run"),
+    );
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: netkpi\n    static_configs:\n      - targets: [\"127.0.0.1:{http_port}\"]\n"),
+    )
+    .expect("prometheus config");
+    let _prometheus = Killed(
+        Command::new("prometheus")
+            .args([
+                &format!(
+                    "--config.file={}",
+                    dir.path().join("prometheus.yml").display()
+                ),
+                &format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+                &format!("--web.listen-address=127.0.0.1:{prom_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus (scripts/test installs Debian's package)"),
+    );
+
+    // Streaming: the last partial window stays open; every window before it closes once the
+    // partitions fall idle. Wait until Prometheus shows the latest closed network window.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let kpis = decode_all(
+            &distinct(read_all(&s.kafka, "kpis").expect("kpis")),
+            kpi_schema(),
+        );
+        let latest = kpis
+            .iter()
+            .filter(|k| k["level"] == "network")
+            .max_by_key(|k| k["window_start"].as_i64().unwrap_or(0))
+            .cloned();
+        if let Some(latest) = latest {
+            let attempts = latest["kpis"]["call_attempts"].as_f64();
+            let ratio = latest["kpis"]["network_connection_ratio"].as_f64();
+            let got = query(
+                prom_port,
+                r#"netkpi_call_attempts{level="network",window="5m"}"#,
+            );
+            let got_ratio = query(
+                prom_port,
+                r#"netkpi_network_connection_ratio{level="network"}"#,
+            );
+            let north = query(
+                prom_port,
+                r#"netkpi_call_attempts{level="region",region="North"}"#,
+            );
+            if got.is_some()
+                && got == attempts
+                && ratio
+                    .zip(got_ratio)
+                    .is_some_and(|(a, b)| (a - b).abs() < 1e-12)
+            {
+                let north_ref = kpis
+                    .iter()
+                    .filter(|k| {
+                        k["level"] == "region"
+                            && k["group"]["region"] == "North"
+                            && k["window_start"] == latest["window_start"]
+                    })
+                    .map(|k| k["kpis"]["call_attempts"].as_f64())
+                    .next()
+                    .flatten();
+                assert_eq!(north, north_ref, "region series match their KPI record");
+                assert_eq!(query(prom_port, r#"up{job="netkpi"}"#), Some(1.0));
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never showed the latest closed window's KPIs"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
