@@ -208,13 +208,23 @@ fn run(command: Command) -> Result<ExitCode> {
             let (settings, cells) = load(&config)?;
             let mut engine = Engine::new(&settings, &cells);
             let started = std::time::Instant::now();
+            let metrics = settings
+                .remote_write
+                .is_some()
+                .then(|| make_metrics(&settings))
+                .transpose()?
+                .flatten();
             let counters = replay::replay(
                 &mut engine,
                 &inputs,
                 create(&kpis_out)?,
                 create(&breaches_out)?,
                 create(&dead_letters_out)?,
+                metrics.as_deref(),
             )?;
+            if let Some(m) = &metrics {
+                m.finish_remote_write();
+            }
             telemetry::log_summary(
                 "replay",
                 &counters,
@@ -241,6 +251,9 @@ fn run(command: Command) -> Result<ExitCode> {
                 netkpi::pipeline::RunOptions { exit_at_end },
                 &control,
             )?;
+            if let Some(m) = &control.metrics {
+                m.finish_remote_write();
+            }
             tracing::info!(
                 transactions = summary.transactions,
                 restored = summary.restored,
@@ -393,23 +406,35 @@ fn write_traffic(
     Ok(n)
 }
 
-/// Starts the metrics and health endpoint when configured. `required`: a busy address is an
-/// error (run); otherwise a warning (the demo still runs).
+/// The process's metrics, when the endpoint or remote write is configured.
+fn make_metrics(
+    settings: &config::Settings,
+) -> Result<Option<std::sync::Arc<netkpi::telemetry::metrics::Metrics>>> {
+    if settings.http_address.is_none() && settings.remote_write.is_none() {
+        return Ok(None);
+    }
+    let metrics = netkpi::telemetry::metrics::Metrics::new(settings.exported_levels.clone())?;
+    if let Some((url, queue)) = &settings.remote_write {
+        metrics.enable_remote_write(url, *queue)?;
+        tracing::info!(url = %url, "remote-writing closed windows");
+    }
+    Ok(Some(std::sync::Arc::new(metrics)))
+}
+
+/// Sets up metrics and starts the metrics and health endpoint when configured. `required`: a busy
+/// address is an error (run); otherwise a warning (the demo still runs).
 fn start_http(
     settings: &config::Settings,
     control: &mut netkpi::pipeline::Control,
     required: bool,
 ) -> Result<()> {
-    let Some(address) = &settings.http_address else {
+    control.metrics = make_metrics(settings)?;
+    let (Some(address), Some(metrics)) = (&settings.http_address, &control.metrics) else {
         return Ok(());
     };
-    let metrics = std::sync::Arc::new(netkpi::telemetry::metrics::Metrics::new(
-        settings.exported_levels.clone(),
-    )?);
     match netkpi::telemetry::http::serve(address, metrics.clone(), control.ready.clone()) {
         Ok(bound) => {
             tracing::info!(address = %bound, "serving /metrics, /healthz, /readyz");
-            control.metrics = Some(metrics);
             Ok(())
         }
         Err(e) if !required => {

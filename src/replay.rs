@@ -21,15 +21,20 @@ pub enum ReplayError {
     Output(#[from] std::io::Error),
 }
 
-/// Replays `inputs` through `engine`, writing to the three writers; returns the run's counters.
+/// Replays `inputs` through `engine`, writing to the three writers (and reporting to `metrics`,
+/// which remote-writes when configured); returns the run's counters.
 pub fn replay<K: Write, B: Write, D: Write>(
     engine: &mut Engine,
     inputs: &[PathBuf],
     kpis: K,
     breaches: B,
     mut dead: D,
+    metrics: Option<&crate::telemetry::metrics::Metrics>,
 ) -> Result<Counters, ReplayError> {
-    let mut out = JsonlOutput::new(kpis, breaches);
+    let mut out = crate::telemetry::Observed {
+        inner: JsonlOutput::new(kpis, breaches),
+        metrics,
+    };
     let mut counters = Counters::default();
     let mut buf = Vec::with_capacity(1024);
     for path in inputs {
@@ -65,7 +70,7 @@ pub fn replay<K: Write, B: Write, D: Write>(
         })?;
     }
     engine.finish(&mut out)?;
-    out.finish()?;
+    out.inner.finish()?;
     dead.flush()?;
     Ok(counters)
 }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub http_address: Option<String>,
     /// Canonical names of the levels exported to Prometheus.
     pub exported_levels: Vec<String>,
+    /// Remote-write endpoint and queue size (records).
+    pub remote_write: Option<(String, usize)>,
 }
 
 /// Validated `[kafka]` section.

@@ -50,6 +50,11 @@ pub struct RawPrometheus {
     /// Levels whose KPI series are exported (default: every configured level). Per-cell series
     /// of a large network can be millions: leave `cell` out to turn them off.
     pub levels: Option<Vec<String>>,
+    /// Prometheus remote-write endpoint (e.g. `http://127.0.0.1:9090/api/v1/write`): each closed
+    /// window's KPI samples are sent stamped with the window end. Unset: no remote write.
+    pub remote_write_url: Option<String>,
+    /// KPI records the remote-write queue holds before it drops (default 100000).
+    pub remote_write_queue: Option<usize>,
 }
 
 /// `[kafka]`

@@ -209,8 +209,25 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
             })
             .collect(),
     };
+    let remote_write = raw
+        .prometheus
+        .remote_write_url
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| (u, raw.prometheus.remote_write_queue.unwrap_or(100_000)));
+    if let Some((u, q)) = &remote_write {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            p.add(
+                "prometheus.remote_write_url",
+                format!("`{u}` is not an http:// or https:// URL"),
+            );
+        }
+        if *q == 0 {
+            p.add("prometheus.remote_write_queue", "must be at least 1");
+        }
+    }
     Settings {
         kafka,
+        remote_write,
         http_address,
         exported_levels,
         inventory_path,

@@ -164,6 +164,72 @@ fn component_values(a: &crate::kpi::Acc, inventory_cells: u64, window_ms: i64) -
     ]
 }
 
+/// One sample of a KPI record as Prometheus sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: &'static str,
+    /// Label names, parallel to `label_values`.
+    pub label_names: &'static [&'static str],
+    pub label_values: SeriesKey,
+    /// `None` when the KPI is null.
+    pub value: Option<f64>,
+}
+
+/// Every sample (KPIs, numerators and denominators) of a KPI record.
+pub fn samples(r: &KpiRecord<'_>) -> Vec<Sample> {
+    let window = window_label(r.window_end - r.window_start);
+    let mut dims: [String; 5] = Default::default();
+    for (d, v) in r.group {
+        let i = match d {
+            Dim::Cell => 0,
+            Dim::Site => 1,
+            Dim::Region => 2,
+            Dim::Area => 3,
+            Dim::Technology => 4,
+        };
+        dims[i] = v.to_string();
+    }
+    let base = || -> SeriesKey {
+        [r.level.to_string(), window.clone()]
+            .into_iter()
+            .chain(dims.iter().cloned())
+            .collect()
+    };
+    let mut out = Vec::with_capacity(48);
+    for (k, v) in Kpi::ALL.iter().zip(r.values.iter()) {
+        let (name, percentile, scale) = prometheus_name(*k);
+        let mut label_values = base();
+        let label_names: &'static [&'static str] = if percentile.is_empty() {
+            &GROUP_LABELS
+        } else {
+            label_values.push(percentile.to_string());
+            &PERCENTILE_LABELS
+        };
+        let value = match v {
+            KpiValue::Count(c) => Some(*c as f64),
+            KpiValue::Real(x) => x.map(|x| x * scale),
+        };
+        out.push(Sample {
+            name,
+            label_names,
+            label_values,
+            value,
+        });
+    }
+    if let Some(acc) = r.acc {
+        let values = component_values(acc, r.inventory_cells, r.window_end - r.window_start);
+        for ((name, _), v) in COMPONENTS.iter().zip(values) {
+            out.push(Sample {
+                name,
+                label_names: &GROUP_LABELS,
+                label_values: base(),
+                value: Some(v),
+            });
+        }
+    }
+    out
+}
+
 /// A window size as a label: `5m`, `1h`, `90s`.
 pub fn window_label(ms: i64) -> String {
     match ms {
@@ -174,7 +240,8 @@ pub fn window_label(ms: i64) -> String {
     }
 }
 
-type SeriesKey = Vec<String>;
+/// Label values of one series, in label-name order.
+pub type SeriesKey = Vec<String>;
 /// KPI series (metric name, label values) set for one window.
 type SeriesSet = HashSet<(&'static str, SeriesKey)>;
 
@@ -200,6 +267,8 @@ pub struct Metrics {
     pub watermark_delay_seconds: prometheus::Gauge,
     pub open_windows: IntGauge,
     pub commit_seconds: Histogram,
+    /// Remote write of closed windows, when configured.
+    remote_write: Mutex<Option<super::remote_write::RemoteWriter>>,
 }
 
 impl Metrics {
@@ -310,68 +379,64 @@ impl Metrics {
             watermark_delay_seconds,
             open_windows,
             commit_seconds,
+            remote_write: Mutex::new(None),
         })
     }
 
     /// Sets the KPI series of one closed window's group (if its level is exported).
     pub fn kpi_record(&self, r: &KpiRecord<'_>) {
-        if !self.exported_levels.iter().any(|l| l == r.level) {
+        if !self.exported(r.level) {
             return;
         }
-        let window = window_label(r.window_end - r.window_start);
-        let mut dims: [String; 5] = Default::default();
-        for (d, v) in r.group {
-            let i = match d {
-                Dim::Cell => 0,
-                Dim::Site => 1,
-                Dim::Region => 2,
-                Dim::Area => 3,
-                Dim::Technology => 4,
-            };
-            dims[i] = v.to_string();
+        if let Ok(rw) = self.remote_write.lock()
+            && let Some(w) = rw.as_ref()
+        {
+            w.push(r);
         }
         let Ok(mut series) = self.series.lock() else {
             return;
         };
-        let entry = series.entry(window.clone()).or_default();
-        for (k, v) in Kpi::ALL.iter().zip(r.values.iter()) {
-            let (name, percentile, scale) = prometheus_name(*k);
-            let Some(g) = self.kpis.get(name) else {
+        let entry = series
+            .entry(window_label(r.window_end - r.window_start))
+            .or_default();
+        for sample in samples(r) {
+            let Some(g) = self.kpis.get(sample.name) else {
                 continue;
             };
-            let mut key: SeriesKey = Vec::with_capacity(8);
-            key.push(r.level.to_string());
-            key.push(window.clone());
-            key.extend(dims.iter().cloned());
-            if !percentile.is_empty() {
-                key.push(percentile.to_string());
-            }
-            let labels: Vec<&str> = key.iter().map(String::as_str).collect();
-            match v {
-                KpiValue::Count(c) => g.with_label_values(&labels).set(*c as f64),
-                KpiValue::Real(Some(x)) => g.with_label_values(&labels).set(x * scale),
-                KpiValue::Real(None) => {
+            let labels: Vec<&str> = sample.label_values.iter().map(String::as_str).collect();
+            match sample.value {
+                Some(v) => {
+                    g.with_label_values(&labels).set(v);
+                    entry.0.insert((sample.name, sample.label_values));
+                }
+                None => {
                     let _ = g.remove_label_values(&labels);
-                    continue;
                 }
             }
-            entry.0.insert((name, key));
         }
-        if let Some(acc) = r.acc {
-            let values = component_values(acc, r.inventory_cells, r.window_end - r.window_start);
-            for ((name, _), v) in COMPONENTS.iter().zip(values) {
-                let Some(g) = self.kpis.get(name) else {
-                    continue;
-                };
-                let key: SeriesKey = [r.level.to_string(), window.clone()]
-                    .into_iter()
-                    .chain(dims.iter().cloned())
-                    .collect();
-                let labels: Vec<&str> = key.iter().map(String::as_str).collect();
-                g.with_label_values(&labels).set(v);
-                entry.0.insert((name, key));
-            }
+    }
+
+    /// Also remote-writes every exported KPI record to `url` (queue: `queue` records).
+    pub fn enable_remote_write(&self, url: &str, queue: usize) -> Result<(), MetricsError> {
+        let writer = super::remote_write::RemoteWriter::start(url, queue, &self.registry)?;
+        if let Ok(mut rw) = self.remote_write.lock() {
+            *rw = Some(writer);
         }
+        Ok(())
+    }
+
+    /// Sends what remote write has queued and stops it.
+    pub fn finish_remote_write(&self) {
+        if let Ok(mut rw) = self.remote_write.lock()
+            && let Some(w) = rw.as_mut()
+        {
+            w.finish();
+        }
+    }
+
+    /// Whether KPI series of `level` are exported.
+    pub fn exported(&self, level: &str) -> bool {
+        self.exported_levels.iter().any(|l| l == level)
     }
 
     /// A window of `window_ms` finished closing: series set for the previous window of that

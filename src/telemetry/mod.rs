@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod metrics;
+pub mod remote_write;
 
 use crate::engine::EngineStats;
 use crate::model::validate::Reason;
@@ -28,6 +29,37 @@ impl Counters {
     /// Total dead letters.
     pub fn dead_letters_total(&self) -> u64 {
         self.dead_letters.values().sum()
+    }
+}
+
+/// An [`Output`](crate::engine::Output) that also reports to the metrics (gauges, remote write).
+pub struct Observed<'a, O> {
+    pub inner: O,
+    pub metrics: Option<&'a metrics::Metrics>,
+}
+
+impl<O: crate::engine::Output> crate::engine::Output for Observed<'_, O> {
+    type Error = O::Error;
+
+    fn kpi(&mut self, r: &crate::engine::KpiRecord<'_>) -> Result<(), Self::Error> {
+        if let Some(m) = self.metrics {
+            m.kpi_record(r);
+        }
+        self.inner.kpi(r)
+    }
+
+    fn breach(&mut self, e: &crate::threshold::BreachEvent) -> Result<(), Self::Error> {
+        if let Some(m) = self.metrics {
+            m.breach(e);
+        }
+        self.inner.breach(e)
+    }
+
+    fn window_closed(&mut self, start: i64, end: i64) -> Result<(), Self::Error> {
+        if let Some(m) = self.metrics {
+            m.window_closed(end - start);
+        }
+        self.inner.window_closed(start, end)
     }
 }
 

@@ -48,8 +48,8 @@ fn parse(bytes: &[u8]) -> Vec<Value> {
 pub fn replay_files(settings: &Settings, cells: &[Cell], inputs: &[PathBuf]) -> Replayed {
     let mut engine = Engine::new(settings, cells);
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
-    let counters =
-        netkpi::replay::replay(&mut engine, inputs, &mut k, &mut b, &mut d).expect("replay runs");
+    let counters = netkpi::replay::replay(&mut engine, inputs, &mut k, &mut b, &mut d, None)
+        .expect("replay runs");
     Replayed {
         kpis: parse(&k),
         breaches: parse(&b),

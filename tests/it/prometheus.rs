@@ -147,3 +147,138 @@ fn prometheus_scrapes_the_kpis_of_the_latest_closed_window() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+fn start_prometheus(dir: &std::path::Path, port: u16, config: &str) -> Killed {
+    std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus config");
+    let child = Command::new("prometheus")
+        .args([
+            &format!("--config.file={}", dir.join("prometheus.yml").display()),
+            &format!("--storage.tsdb.path={}", dir.join("data").display()),
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+            "--web.enable-remote-write-receiver",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus (scripts/test installs Debian's package)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/-/ready").map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "prometheus did not become ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Killed(child)
+}
+
+#[test]
+fn replays_backfill_prometheus_by_remote_write_even_out_of_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prom_port = free_port();
+    let _prometheus = start_prometheus(
+        dir.path(),
+        prom_port,
+        "global:\n  scrape_interval: 1m\nstorage:\n  tsdb:\n    out_of_order_time_window: 2h\n",
+    );
+    std::fs::write(dir.path().join("cells.csv"), SMALL_INVENTORY_CSV).expect("cells");
+    std::fs::write(
+        dir.path().join("netkpi.toml"),
+        format!("[inventory]\npath = \"cells.csv\"\n[http]\naddress = \"\"\n[prometheus]\nremote_write_url = \"http://127.0.0.1:{prom_port}/api/v1/write\"\n"),
+    )
+    .expect("config");
+    // Event time in the last two hours (Prometheus keeps recent samples); the later hour is
+    // replayed first, so the earlier one arrives out of order.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let t0 = now - now.rem_euclid(300_000) - 100 * 60_000;
+    let mut expected = Vec::new();
+    for (part, start) in [("later", t0 + 50 * 60_000), ("earlier", t0)] {
+        let opts = GenOptions {
+            start_ms: start,
+            duration_ms: 40 * 60_000,
+            peak_rate: 4.0,
+            seed: 41,
+            jitter_ms: 0,
+            ..GenOptions::default()
+        };
+        let lines: Vec<String> = Generator::new(small_inventory(), opts)
+            .filter_map(|i| match i {
+                netkpi::traffic::GenItem::Event(e) => Some(netkpi::source::json::encode_event(&e)),
+                netkpi::traffic::GenItem::Bad(_) => None,
+            })
+            .collect();
+        let input = dir.path().join(format!("{part}.jsonl"));
+        std::fs::write(&input, lines.join("\n")).expect("input");
+        let out = |n: &str| {
+            dir.path()
+                .join(format!("{part}.{n}"))
+                .to_string_lossy()
+                .into_owned()
+        };
+        let o = Command::new(env!("CARGO_BIN_EXE_netkpi"))
+            .args([
+                "replay",
+                "--config",
+                dir.path().join("netkpi.toml").to_str().unwrap_or_default(),
+                "--input",
+                input.to_str().unwrap_or_default(),
+                "--kpis-out",
+                &out("kpis"),
+                "--breaches-out",
+                &out("breaches"),
+                "--dead-letters-out",
+                &out("dead"),
+            ])
+            .output()
+            .expect("replay");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let kpis = std::fs::read_to_string(out("kpis")).expect("kpis");
+        for line in kpis.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json");
+            if v["level"] == "network" {
+                expected.push((
+                    v["window_end"].as_i64().unwrap_or(0),
+                    v["kpis"]["call_attempts"].as_f64(),
+                    v["kpis"]["dropped_call_ratio"].as_f64(),
+                ));
+            }
+        }
+    }
+    assert!(expected.len() >= 14);
+    for (end, attempts, dropped) in expected {
+        // A 1 ms range at the window end selects exactly the sample stamped with it.
+        let at = |q: &str| {
+            let q = format!("{q}[1ms]");
+            let encoded: String = q
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            http_get(
+                prom_port,
+                &format!("/api/v1/query?query={encoded}&time={}", end as f64 / 1000.0),
+            )
+            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .and_then(|v| {
+                v["data"]["result"][0]["values"][0][1]
+                    .as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+            })
+        };
+        assert_eq!(
+            at(r#"netkpi_call_attempts{level="network"}"#),
+            attempts,
+            "window ending {end}"
+        );
+        let got = at(r#"netkpi_dropped_call_ratio{level="network"}"#);
+        assert!(
+            got.zip(dropped).is_some_and(|(a, b)| (a - b).abs() < 1e-12)
+                || (got.is_none() && dropped.is_none()),
+            "window ending {end}: {got:?} vs {dropped:?}"
+        );
+    }
+}
