@@ -211,7 +211,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let metrics = settings
                 .remote_write
                 .is_some()
-                .then(|| make_metrics(&settings))
+                .then(|| make_metrics(&settings, &cells))
                 .transpose()?
                 .flatten();
             let counters = replay::replay(
@@ -241,7 +241,7 @@ fn run(command: Command) -> Result<ExitCode> {
         } => {
             let (settings, cells) = load(&config)?;
             let mut control = netkpi::pipeline::Control::default();
-            start_http(&settings, &mut control, true)?;
+            start_http(&settings, &cells, &mut control, true)?;
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(signal, control.shutdown.clone())?;
             }
@@ -341,7 +341,7 @@ fn run(command: Command) -> Result<ExitCode> {
         } => {
             let (settings, cells) = load(&config)?;
             let mut control = netkpi::pipeline::Control::default();
-            start_http(&settings, &mut control, false)?;
+            start_http(&settings, &cells, &mut control, false)?;
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(signal, control.shutdown.clone())?;
             }
@@ -409,11 +409,14 @@ fn write_traffic(
 /// The process's metrics, when the endpoint or remote write is configured.
 fn make_metrics(
     settings: &config::Settings,
+    cells: &[inventory::Cell],
 ) -> Result<Option<std::sync::Arc<netkpi::telemetry::metrics::Metrics>>> {
     if settings.http_address.is_none() && settings.remote_write.is_none() {
         return Ok(None);
     }
     let metrics = netkpi::telemetry::metrics::Metrics::new(settings.exported_levels.clone())?;
+    metrics.set_inventory(cells)?;
+    metrics.set_rules(settings.rules.iter().map(|r| r.name.as_str()));
     if let Some((url, queue)) = &settings.remote_write {
         metrics.enable_remote_write(url, *queue)?;
         tracing::info!(url = %url, "remote-writing closed windows");
@@ -425,10 +428,11 @@ fn make_metrics(
 /// address is an error (run); otherwise a warning (the demo still runs).
 fn start_http(
     settings: &config::Settings,
+    cells: &[inventory::Cell],
     control: &mut netkpi::pipeline::Control,
     required: bool,
 ) -> Result<()> {
-    control.metrics = make_metrics(settings)?;
+    control.metrics = make_metrics(settings, cells)?;
     let (Some(address), Some(metrics)) = (&settings.http_address, &control.metrics) else {
         return Ok(());
     };

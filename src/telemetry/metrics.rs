@@ -434,6 +434,42 @@ impl Metrics {
         }
     }
 
+    /// Publishes `netkpi_cell_info{cell,site,region,area,technology} 1` for every inventory cell
+    /// (when the cell level is exported): dashboards use it to pick cells by region.
+    pub fn set_inventory(&self, cells: &[crate::inventory::Cell]) -> Result<(), MetricsError> {
+        if !self.exported("cell") {
+            return Ok(());
+        }
+        let info = IntGaugeVec::new(
+            Opts::new(
+                "netkpi_cell_info",
+                "The cell inventory: one series per cell with its site, region, area and technology.",
+            ),
+            &["cell", "site", "region", "area", "technology"],
+        )?;
+        self.registry.register(Box::new(info.clone()))?;
+        for c in cells {
+            info.with_label_values(&[
+                c.cell_id.as_str(),
+                &c.site_id,
+                &c.region,
+                c.area.as_str(),
+                c.technology.as_str(),
+            ])
+            .set(1);
+        }
+        Ok(())
+    }
+
+    /// Creates the breach-event series of every rule (at zero), so that rates exist from the start.
+    pub fn set_rules<'r>(&self, rules: impl IntoIterator<Item = &'r str>) {
+        for rule in rules {
+            for state in ["RAISED", "CLEARED"] {
+                self.breach_events.with_label_values(&[rule, state]);
+            }
+        }
+    }
+
     /// Whether KPI series of `level` are exported.
     pub fn exported(&self, level: &str) -> bool {
         self.exported_levels.iter().any(|l| l == level)

@@ -29,3 +29,25 @@ fn prometheus_config_rules_and_rule_tests_pass_promtool() {
     );
     assert!(promtool(&["test", "rules", "tests/rules_test.yml"]).contains("SUCCESS"));
 }
+
+#[test]
+fn grafana_dashboards_type_check_against_grafana_schema() {
+    // deploy/grafana/check/check.sh installs @grafana/schema and typescript (pinned) with npm when
+    // missing, turns each dashboard into a typed `Dashboard` literal and runs tsc --noEmit --strict.
+    let out = Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/grafana/check/check.sh"
+        ))
+        .output()
+        .expect("bash");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("OK (4 dashboards)"),
+        "{text}"
+    );
+}

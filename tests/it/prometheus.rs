@@ -43,7 +43,7 @@ fn prometheus_scrapes_the_kpis_of_the_latest_closed_window() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (http_port, prom_port) = (free_port(), free_port());
     let toml = format!(
-        "[inventory]\npath = \"cells.csv\"\n[windows]\nidle_timeout = \"1s\"\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"scraped\"\ncommit_interval = \"200ms\"\n[http]\naddress = \"127.0.0.1:{http_port}\"\n",
+        "[inventory]\npath = \"cells.csv\"\n[windows]\nidle_timeout = \"1s\"\n[[rules]]\nname = \"AlwaysShaky\"\nkpi = \"network_connection_ratio\"\nlevel = \"network\"\nop = \"<\"\nraise = 1.01\nseverity = \"warning\"\n[plans.\"5G-PREMIUM\"]\nmin_dl_bps = 100000000\n[plans.\"4G-STANDARD\"]\nmin_dl_bps = 20000000\n[plans.BASIC]\nmin_dl_bps = 5000000\n[prometheus]\nremote_write_url = \"http://127.0.0.1:{prom_port}/api/v1/write\"\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"scraped\"\ncommit_interval = \"200ms\"\n[http]\naddress = \"127.0.0.1:{http_port}\"\n",
         broker.addr
     );
     std::fs::write(dir.path().join("cells.csv"), SMALL_INVENTORY_CSV).expect("cells");
@@ -137,6 +137,7 @@ fn prometheus_scrapes_the_kpis_of_the_latest_closed_window() {
                     .flatten();
                 assert_eq!(north, north_ref, "region series match their KPI record");
                 assert_eq!(query(prom_port, r#"up{job="netkpi"}"#), Some(1.0));
+                every_dashboard_query_returns_data(prom_port);
                 return;
             }
         }
@@ -146,6 +147,70 @@ fn prometheus_scrapes_the_kpis_of_the_latest_closed_window() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Runs the queries of every panel of every dashboard (variables set to a window, region and cell
+/// of the run) and asserts each panel shows data.
+fn every_dashboard_query_returns_data(port: u16) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana/dashboards");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("dashboards") {
+        let path = entry.expect("entry").path();
+        let d: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        for panel in d["panels"].as_array().into_iter().flatten() {
+            // A panel shows data when one of its queries answers (a cell's MTTR, say, is null in
+            // a window without a restore, and Prometheus then has no series for it).
+            let exprs: Vec<String> = panel["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    t["expr"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .replace("$window", "5m")
+                        .replace("$region", "North")
+                        .replace("$cell", "N1-L1")
+                })
+                .collect();
+            // Rates need a few scrapes: give each panel up to 15 s.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                let answered = exprs.iter().any(|expr| {
+                    let encoded: String = expr
+                        .bytes()
+                        .map(|b| {
+                            if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+                                (b as char).to_string()
+                            } else {
+                                format!("%{b:02X}")
+                            }
+                        })
+                        .collect();
+                    let answer = http_get(port, &format!("/api/v1/query?query={encoded}"))
+                        .map(|(_, b)| b)
+                        .unwrap_or_default();
+                    let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+                    v["data"]["result"]
+                        .as_array()
+                        .is_some_and(|r| !r.is_empty())
+                });
+                if answered {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{}: panel `{}` ({exprs:?}) returned no data",
+                    path.display(),
+                    panel["title"]
+                );
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 35, "{checked} panels checked");
 }
 
 fn start_prometheus(dir: &std::path::Path, port: u16, config: &str) -> Killed {
