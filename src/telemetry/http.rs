@@ -15,6 +15,36 @@ pub struct HttpError {
     pub message: String,
 }
 
+/// The Prometheus text exposition as OpenMetrics: counter families are named without their
+/// `_total` suffix in `# TYPE`/`# HELP` (their samples keep it), and the exposition ends with
+/// `# EOF`. Everything else is the same in both formats for the metric types netkpi uses.
+pub fn to_openmetrics(text: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(text);
+    let mut counters = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some(name) = rest.strip_suffix(" counter")
+        {
+            counters.insert(name.to_string());
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.lines() {
+        let renamed = ["# TYPE ", "# HELP "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            let base = name
+                .strip_suffix("_total")
+                .filter(|_| counters.contains(name))?;
+            Some(format!("{prefix}{base} {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out.push_str("# EOF\n");
+    out.into_bytes()
+}
+
 /// Serves the endpoint on `address` until the process ends; returns the bound address.
 pub fn serve(
     address: &str,
@@ -71,4 +101,19 @@ pub fn serve(
             message: e.to_string(),
         })?;
     Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_openmetrics;
+
+    #[test]
+    fn counters_lose_total_in_metadata_and_the_exposition_ends_with_eof() {
+        let text = b"# HELP netkpi_x_total Things.\n# TYPE netkpi_x_total counter\nnetkpi_x_total{a=\"1\"} 3\n# HELP netkpi_g A gauge.\n# TYPE netkpi_g gauge\nnetkpi_g 1\n";
+        let om = String::from_utf8(to_openmetrics(text)).unwrap();
+        assert_eq!(
+            om,
+            "# HELP netkpi_x Things.\n# TYPE netkpi_x counter\nnetkpi_x_total{a=\"1\"} 3\n# HELP netkpi_g A gauge.\n# TYPE netkpi_g gauge\nnetkpi_g 1\n# EOF\n"
+        );
+    }
 }
