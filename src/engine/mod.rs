@@ -189,7 +189,17 @@ impl Engine {
         self.thresholds.firing()
     }
 
-    /// Windows currently open (all sizes) and bytes held by their accumulators.
+    /// Windows currently open (all sizes) and the per-cell accumulators they hold; cheap enough
+    /// to call after every record.
+    pub fn open_state(&self) -> (usize, usize) {
+        self.sizes.iter().fold((0, 0), |(w, g), s| {
+            let (sw, sg) = s.open_counts();
+            (w + sw, g + sg)
+        })
+    }
+
+    /// Windows currently open (all sizes) and bytes held by their accumulators (walks every
+    /// accumulator: for reports, not for the hot path).
     pub fn open_windows(&self) -> (usize, usize) {
         self.sizes.iter().fold((0, 0), |(n, b), s| {
             let (sn, sb) = s.footprint();

@@ -123,6 +123,14 @@ impl SizeState {
         self.window_for(start, None)
     }
 
+    /// Open windows and the per-cell accumulators they hold (cheap: no walk over the cells).
+    pub fn open_counts(&self) -> (usize, usize) {
+        (
+            self.open.len(),
+            self.open.iter().map(|(_, a)| a.len()).sum(),
+        )
+    }
+
     /// Open windows and the bytes their accumulators hold.
     pub fn footprint(&self) -> (usize, usize) {
         let bytes = self

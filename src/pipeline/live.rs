@@ -125,7 +125,7 @@ impl Live<'_> {
         settings: &Settings,
     ) -> Result<(), PipelineError> {
         self.parts.emitted(&self.engine.fronts());
-        commit(
+        let committed = commit(
             producer,
             group,
             &mut self.out,
@@ -133,7 +133,12 @@ impl Live<'_> {
             &self.parts,
             ids,
             settings,
-        )?;
+        );
+        if let (Err(_), Some(m)) = (&committed, self.out.metrics()) {
+            // The run stops; librdkafka's next init_transactions aborts what was left open.
+            m.transactions.with_label_values(&["failed"]).inc();
+        }
+        committed?;
         self.summary.transactions += 1;
         self.dirty = false;
         Ok(())

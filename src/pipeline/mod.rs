@@ -349,6 +349,15 @@ pub fn run(
         {
             live.engine.advance_to(wm, &mut live.out)?;
         }
+        if let (Some(m), Some(wm)) = (&control.metrics, live.engine.watermark()) {
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            m.watermark_delay_seconds.set((wall - wm) as f64 / 1000.0);
+            let (windows, groups) = live.engine.open_state();
+            m.open_windows.set(windows as i64);
+            m.open_groups.set(groups as i64);
+        }
         let at_end = opts.exit_at_end && live.parts.all_at_end();
         if at_end {
             live.engine.finish(&mut live.out)?;

@@ -266,6 +266,7 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     pub watermark_delay_seconds: prometheus::Gauge,
     pub open_windows: IntGauge,
+    pub open_groups: IntGauge,
     pub commit_seconds: Histogram,
     /// Remote write of closed windows, when configured.
     remote_write: Mutex<Option<super::remote_write::RemoteWriter>>,
@@ -333,11 +334,8 @@ impl Metrics {
             "Breach events emitted, by rule and state.",
             &["rule", "state"],
         )?;
-        let transactions = counter(
-            "netkpi_transactions_total",
-            "Output transactions, by outcome.",
-            &["outcome"],
-        )?;
+        let transactions_help = "Output transactions, by outcome (committed, failed: the run stops and its open transaction is aborted on restart).";
+        let transactions = counter("netkpi_transactions_total", transactions_help, &["outcome"])?;
         let consumer_lag = IntGaugeVec::new(
             Opts::new(
                 "netkpi_consumer_lag_records",
@@ -354,6 +352,11 @@ impl Metrics {
         let open_windows =
             IntGauge::new("netkpi_open_windows", "Windows currently open (all sizes).")?;
         registry.register(Box::new(open_windows.clone()))?;
+        let open_groups = IntGauge::new(
+            "netkpi_open_groups",
+            "Per-cell accumulators held by open windows (all sizes); coarser groups are rolled up at close.",
+        )?;
+        registry.register(Box::new(open_groups.clone()))?;
         let commit_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "netkpi_window_commit_seconds",
@@ -378,6 +381,7 @@ impl Metrics {
             consumer_lag,
             watermark_delay_seconds,
             open_windows,
+            open_groups,
             commit_seconds,
             remote_write: Mutex::new(None),
         })
