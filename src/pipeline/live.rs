@@ -92,7 +92,10 @@ impl Live<'_> {
                 return Ok(());
             }
             Ingested::Late if ev.stream() == Stream::Outage => {
-                self.summary.counters.late_outage_records += 1
+                self.summary.counters.late_outage_records += 1;
+                if let Some(m) = self.out.metrics() {
+                    m.late_outage_records.inc();
+                }
             }
             Ingested::Late => {
                 self.count_dead(Reason::Late);

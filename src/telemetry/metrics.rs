@@ -259,7 +259,7 @@ pub struct Metrics {
     series: Mutex<HashMap<String, (SeriesSet, SeriesSet)>>,
     pub records: IntCounterVec,
     pub dead_letters: IntCounterVec,
-    pub late_outage_records: IntCounterVec,
+    pub late_outage_records: prometheus::IntCounter,
     pub windows_emitted: IntCounterVec,
     pub breach_events: IntCounterVec,
     pub transactions: IntCounterVec,
@@ -319,11 +319,11 @@ impl Metrics {
         for r in Reason::ALL {
             dead_letters.with_label_values(&[r.as_str()]);
         }
-        let late_outage_records = counter(
+        let late_outage_records = prometheus::IntCounter::new(
             "netkpi_late_outage_records_total",
-            "Outage records late for some window size (counted, not dead letters).",
-            &["window"],
+            "Outage records late for some window size (they still change outage state; not dead letters).",
         )?;
+        registry.register(Box::new(late_outage_records.clone()))?;
         let windows_emitted = counter(
             "netkpi_windows_emitted_total",
             "Windows closed and emitted, by size.",
