@@ -18,7 +18,8 @@ impl Drop for Killed {
     }
 }
 
-fn query(port: u16, promql: &str) -> Option<f64> {
+/// The `data.result` array of a Prometheus instant query (at `time`, in seconds, when given).
+fn prom_result(port: u16, promql: &str, time: Option<f64>) -> Vec<serde_json::Value> {
     let encoded: String = promql
         .bytes()
         .map(|b| {
@@ -29,12 +30,21 @@ fn query(port: u16, promql: &str) -> Option<f64> {
             }
         })
         .collect();
-    let (status, body) = http_get(port, &format!("/api/v1/query?query={encoded}"))?;
-    if status != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    let at = time.map_or(String::new(), |t| format!("&time={t}"));
+    let body = http_get(port, &format!("/api/v1/query?query={encoded}{at}"))
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// The value of the first series of an instant query.
+fn query(port: u16, promql: &str) -> Option<f64> {
+    prom_result(port, promql, None).first()?["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 #[test]
@@ -177,25 +187,9 @@ fn every_dashboard_query_returns_data(port: u16) {
             // Rates need a few scrapes: give each panel up to 15 s.
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
-                let answered = exprs.iter().any(|expr| {
-                    let encoded: String = expr
-                        .bytes()
-                        .map(|b| {
-                            if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-                                (b as char).to_string()
-                            } else {
-                                format!("%{b:02X}")
-                            }
-                        })
-                        .collect();
-                    let answer = http_get(port, &format!("/api/v1/query?query={encoded}"))
-                        .map(|(_, b)| b)
-                        .unwrap_or_default();
-                    let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
-                    v["data"]["result"]
-                        .as_array()
-                        .is_some_and(|r| !r.is_empty())
-                });
+                let answered = exprs
+                    .iter()
+                    .any(|expr| !prom_result(port, expr, None).is_empty());
                 if answered {
                     break;
                 }
@@ -311,28 +305,9 @@ fn replays_backfill_prometheus_by_remote_write_even_out_of_order() {
     assert!(expected.len() >= 14);
     for (end, attempts, dropped) in expected {
         // A 1 ms range at the window end selects exactly the sample stamped with it.
-        let at = |q: &str| {
-            let q = format!("{q}[1ms]");
-            let encoded: String = q
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
-            http_get(
-                prom_port,
-                &format!("/api/v1/query?query={encoded}&time={}", end as f64 / 1000.0),
-            )
-            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
-            .and_then(|v| {
-                v["data"]["result"][0]["values"][0][1]
-                    .as_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-            })
+        let at = |q: &str| -> Option<f64> {
+            let series = prom_result(prom_port, &format!("{q}[1ms]"), Some(end as f64 / 1000.0));
+            series.first()?["values"][0][1].as_str()?.parse().ok()
         };
         assert_eq!(
             at(r#"netkpi_call_attempts{level="network"}"#),
