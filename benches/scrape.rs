@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
             };
             metrics.kpi_record(&r);
         }
-        metrics.window_closed(300_000);
+        metrics.window_closed(start, start + 300_000);
     };
     update(0);
     let text = metrics.encode();

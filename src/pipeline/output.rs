@@ -141,4 +141,11 @@ impl Output for KafkaOutput<'_> {
                 .key(key.as_bytes()),
         )?)
     }
+
+    fn window_closed(&mut self, start: i64, end: i64) -> Result<(), Self::Error> {
+        if let Some(m) = &self.metrics {
+            m.window_closed(start, end);
+        }
+        Ok(())
+    }
 }

@@ -19,7 +19,7 @@ use prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 const GROUP_LABELS: [&str; 7] = [
@@ -242,8 +242,33 @@ pub fn window_label(ms: i64) -> String {
 
 /// Label values of one series, in label-name order.
 pub type SeriesKey = Vec<String>;
-/// KPI series (metric name, label values) set for one window.
-type SeriesSet = HashSet<(&'static str, SeriesKey)>;
+/// The gauges of one group: one slot per KPI, then one per numerator/denominator.
+struct GroupSeries {
+    window_ms: i64,
+    /// End of the last window that set these series.
+    last_end: i64,
+    slots: Vec<Option<(prometheus::Gauge, SeriesKey)>>,
+}
+
+/// Label values of a group's series, without the percentile.
+fn base_labels(r: &KpiRecord<'_>, window: &str) -> SeriesKey {
+    let mut dims: [&str; 5] = [""; 5];
+    for (d, v) in r.group {
+        let i = match d {
+            Dim::Cell => 0,
+            Dim::Site => 1,
+            Dim::Region => 2,
+            Dim::Area => 3,
+            Dim::Technology => 4,
+        };
+        dims[i] = v;
+    }
+    [r.level, window]
+        .into_iter()
+        .chain(dims)
+        .map(String::from)
+        .collect()
+}
 
 /// Why a metric could not be registered (a defect: names are fixed).
 #[derive(Debug, thiserror::Error)]
@@ -255,8 +280,9 @@ pub struct Metrics {
     registry: Registry,
     kpis: HashMap<&'static str, GaugeVec>,
     exported_levels: Vec<String>,
-    /// Window label → (series set while the current window closes, series of the previous one).
-    series: Mutex<HashMap<String, (SeriesSet, SeriesSet)>>,
+    /// Cached gauge handles per group (key: level, window and group values), so that a window
+    /// close only sets values; a group not refreshed by a window close loses its series.
+    series: Mutex<HashMap<String, GroupSeries>>,
     pub records: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub late_outage_records: prometheus::IntCounter,
@@ -397,24 +423,61 @@ impl Metrics {
         {
             w.push(r);
         }
+        let window_ms = r.window_end - r.window_start;
+        let window = window_label(window_ms);
+        let mut key = format!("{}\u{1f}{window}", r.level);
+        for (_, v) in r.group {
+            key.push('\u{1f}');
+            key.push_str(v);
+        }
         let Ok(mut series) = self.series.lock() else {
             return;
         };
-        let entry = series
-            .entry(window_label(r.window_end - r.window_start))
-            .or_default();
-        for sample in samples(r) {
-            let Some(g) = self.kpis.get(sample.name) else {
-                continue;
-            };
-            let labels: Vec<&str> = sample.label_values.iter().map(String::as_str).collect();
-            match sample.value {
-                Some(v) => {
-                    g.with_label_values(&labels).set(v);
-                    entry.0.insert((sample.name, sample.label_values));
+        let entry = series.entry(key).or_insert_with(|| GroupSeries {
+            window_ms,
+            last_end: r.window_end,
+            slots: vec![None; Kpi::ALL.len() + COMPONENTS.len()],
+        });
+        entry.last_end = r.window_end;
+        let components = r
+            .acc
+            .map(|a| component_values(a, r.inventory_cells, window_ms));
+        let mut base: Option<SeriesKey> = None;
+        for slot in 0..entry.slots.len() {
+            let (name, percentile, value) = match Kpi::ALL.get(slot) {
+                Some(k) => {
+                    let (name, percentile, scale) = prometheus_name(*k);
+                    let value = match r.values[slot] {
+                        KpiValue::Count(c) => Some(c as f64),
+                        KpiValue::Real(x) => x.map(|x| x * scale),
+                    };
+                    (name, percentile, value)
                 }
                 None => {
-                    let _ = g.remove_label_values(&labels);
+                    let c = slot - Kpi::ALL.len();
+                    (COMPONENTS[c].0, "", components.map(|v| v[c]))
+                }
+            };
+            match (value, &mut entry.slots[slot]) {
+                (Some(v), Some((g, _))) => g.set(v),
+                (Some(v), empty @ None) => {
+                    let Some(family) = self.kpis.get(name) else {
+                        continue;
+                    };
+                    let mut labels = base.get_or_insert_with(|| base_labels(r, &window)).clone();
+                    if !percentile.is_empty() {
+                        labels.push(percentile.to_string());
+                    }
+                    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+                    let g = family.with_label_values(&refs);
+                    g.set(v);
+                    *empty = Some((g, labels));
+                }
+                (None, slot) => {
+                    if let (Some((_, labels)), Some(family)) = (slot.take(), self.kpis.get(name)) {
+                        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+                        let _ = family.remove_label_values(&refs);
+                    }
                 }
             }
         }
@@ -481,23 +544,35 @@ impl Metrics {
 
     /// A window of `window_ms` finished closing: series set for the previous window of that
     /// size and not set again now (groups not emitted, KPIs now null) go away.
-    pub fn window_closed(&self, window_ms: i64) {
+    pub fn window_closed(&self, window_start: i64, window_end: i64) {
+        let window_ms = window_end - window_start;
         self.windows_emitted
             .with_label_values(&[&window_label(window_ms)])
             .inc();
         let Ok(mut series) = self.series.lock() else {
             return;
         };
-        let Some((current, previous)) = series.get_mut(&window_label(window_ms)) else {
-            return;
-        };
-        for (name, key) in previous.difference(current) {
-            if let Some(g) = self.kpis.get(name) {
-                let labels: Vec<&str> = key.iter().map(String::as_str).collect();
-                let _ = g.remove_label_values(&labels);
+        series.retain(|_, group| {
+            if group.window_ms != window_ms || group.last_end == window_end {
+                return true;
             }
-        }
-        *previous = std::mem::take(current);
+            for (slot, (_, labels)) in group
+                .slots
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, s)| s.take().map(|s| (i, s)))
+            {
+                let name = Kpi::ALL.get(slot).map_or_else(
+                    || COMPONENTS[slot - Kpi::ALL.len()].0,
+                    |k| prometheus_name(*k).0,
+                );
+                if let Some(family) = self.kpis.get(name) {
+                    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+                    let _ = family.remove_label_values(&refs);
+                }
+            }
+            false
+        });
     }
 
     /// Counts a breach event.
@@ -547,7 +622,7 @@ mod tests {
         let (a, b) = ([(Dim::Cell, "A")], [(Dim::Cell, "B")]);
         m.kpi_record(&record(0, &a, &acc));
         m.kpi_record(&record(0, &b, &acc));
-        m.window_closed(300_000);
+        m.window_closed(0, 300_000);
         let text = String::from_utf8(m.encode()).unwrap();
         assert!(text.contains(r#"netkpi_network_connection_ratio{area="",cell="B",level="cell",region="",site="",technology="",window="5m"} 0.75"#), "{text}");
         assert!(
@@ -555,7 +630,7 @@ mod tests {
             "{text}"
         );
         m.kpi_record(&record(300_000, &a, &acc));
-        m.window_closed(300_000);
+        m.window_closed(300_000, 600_000);
         let text = String::from_utf8(m.encode()).unwrap();
         assert!(!text.contains(r#"cell="B""#), "B's series are gone: {text}");
         assert!(text.contains(r#"cell="A""#));

@@ -57,7 +57,7 @@ impl<O: crate::engine::Output> crate::engine::Output for Observed<'_, O> {
 
     fn window_closed(&mut self, start: i64, end: i64) -> Result<(), Self::Error> {
         if let Some(m) = self.metrics {
-            m.window_closed(end - start);
+            m.window_closed(start, end);
         }
         self.inner.window_closed(start, end)
     }

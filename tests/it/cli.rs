@@ -358,6 +358,7 @@ fn the_endpoint_serves_kpi_and_health_metrics_that_promtool_accepts() {
         "netkpi_window_commit_seconds_bucket",
         "netkpi_call_network_successes{",
         "netkpi_cell_seconds{",
+        "netkpi_windows_emitted_total{window=\"5m\"}",
     ] {
         assert!(metrics.contains(needle), "missing {needle}");
     }
