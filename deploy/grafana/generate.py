@@ -53,6 +53,7 @@ noc = dashboard("netkpi-noc", "netkpi — NOC overview", ["noc"], grid([
     ("Speed compliance by region", [f'netkpi_speed_compliance_ratio{{level="region",{W}}}'], "percentunit"),
     ("Connection ratio, region × technology", [f'netkpi_network_connection_ratio{{level="region,technology",{W}}}'], "percentunit"),
     ("Coverage by region", [f'netkpi_coverage_ratio{{level="region",{W}}}'], "percentunit"),
+    ("Active breaches: alarms raised and not cleared, by rule", ['netkpi_alarms_firing'], "short"),
     ("Breach events in the last hour, by rule and state", ['sum by (rule, state) (increase(netkpi_breach_events_total[1h]))'], "short"),
     ("Cells out of service (availability below 50 %)", [f'count(netkpi_availability_ratio{{level="cell",{W}}} < 0.5) or vector(0)'], "short"),
 ]), [var_datasource(), var_query("window", "Window", "label_values(netkpi_call_attempts, window)")],
@@ -61,7 +62,10 @@ for p in noc["panels"]:
     if "technology" in p["title"]:
         for t in p["targets"]:
             t["legendFormat"] = "{{region}} {{technology}}"
-    if "rule" in p["title"]:
+    if "rule" in p["title"] and "Active" in p["title"]:
+        for t in p["targets"]:
+            t["legendFormat"] = "{{rule}}"
+    elif "rule" in p["title"]:
         for t in p["targets"]:
             t["legendFormat"] = "{{rule}} {{state}}"
     if "out of service" in p["title"]:

@@ -189,6 +189,11 @@ impl Engine {
         self.thresholds.firing()
     }
 
+    /// Alarms firing per rule.
+    pub fn alarms_firing_by_rule(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.thresholds.firing_by_rule()
+    }
+
     /// Windows currently open (all sizes) and the per-cell accumulators they hold; cheap enough
     /// to call after every record.
     pub fn open_state(&self) -> (usize, usize) {

@@ -349,6 +349,7 @@ pub fn run(
         {
             live.engine.advance_to(wm, &mut live.out)?;
         }
+        let emitted_now = live.engine.stats().windows_emitted != windows_emitted;
         if let (Some(m), Some(wm)) = (&control.metrics, live.engine.watermark()) {
             let wall = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -357,6 +358,11 @@ pub fn run(
             let (windows, groups) = live.engine.open_state();
             m.open_windows.set(windows as i64);
             m.open_groups.set(groups as i64);
+            if emitted_now {
+                for (rule, n) in live.engine.alarms_firing_by_rule() {
+                    m.alarms_firing.with_label_values(&[rule]).set(n as i64);
+                }
+            }
         }
         let at_end = opts.exit_at_end && live.parts.all_at_end();
         if at_end {

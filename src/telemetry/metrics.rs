@@ -293,6 +293,7 @@ pub struct Metrics {
     pub watermark_delay_seconds: prometheus::Gauge,
     pub open_windows: IntGauge,
     pub open_groups: IntGauge,
+    pub alarms_firing: IntGaugeVec,
     pub commit_seconds: Histogram,
     /// Remote write of closed windows, when configured.
     remote_write: Mutex<Option<super::remote_write::RemoteWriter>>,
@@ -383,6 +384,14 @@ impl Metrics {
             "Per-cell accumulators held by open windows (all sizes); coarser groups are rolled up at close.",
         )?;
         registry.register(Box::new(open_groups.clone()))?;
+        let alarms_firing = IntGaugeVec::new(
+            Opts::new(
+                "netkpi_alarms_firing",
+                "Alarms (rule, group) currently raised and not cleared, by rule.",
+            ),
+            &["rule"],
+        )?;
+        registry.register(Box::new(alarms_firing.clone()))?;
         let commit_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "netkpi_window_commit_seconds",
@@ -408,6 +417,7 @@ impl Metrics {
             watermark_delay_seconds,
             open_windows,
             open_groups,
+            alarms_firing,
             commit_seconds,
             remote_write: Mutex::new(None),
         })
@@ -531,6 +541,7 @@ impl Metrics {
     /// Creates the breach-event series of every rule (at zero), so that rates exist from the start.
     pub fn set_rules<'r>(&self, rules: impl IntoIterator<Item = &'r str>) {
         for rule in rules {
+            self.alarms_firing.with_label_values(&[rule]).set(0);
             for state in ["RAISED", "CLEARED"] {
                 self.breach_events.with_label_values(&[rule, state]);
             }

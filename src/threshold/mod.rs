@@ -214,10 +214,26 @@ impl Thresholds {
 
     /// Number of (rule, group) pairs currently firing.
     pub fn firing(&self) -> usize {
-        self.states
+        self.firing_by_rule().map(|(_, n)| n).sum()
+    }
+
+    /// Alarms firing per rule (restored alarms of groups not seen yet included).
+    pub fn firing_by_rule(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.rules
             .iter()
-            .map(|m| m.values().filter(|s| s.firing.is_some()).count())
-            .sum()
+            .zip(&self.states)
+            .enumerate()
+            .map(|(r, (rule, m))| {
+                let pending = self
+                    .pending
+                    .iter()
+                    .filter(|((pr, _), s)| *pr == r && s.firing.is_some())
+                    .count();
+                (
+                    rule.name.as_str(),
+                    m.values().filter(|s| s.firing.is_some()).count() + pending,
+                )
+            })
     }
 }
 
