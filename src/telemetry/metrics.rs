@@ -247,7 +247,28 @@ struct GroupSeries {
     window_ms: i64,
     /// End of the last window that set these series.
     last_end: i64,
-    slots: Vec<Option<(prometheus::Gauge, SeriesKey)>>,
+    /// Label values shared by the group's series (the percentile slots add one).
+    base: SeriesKey,
+    slots: Vec<Option<prometheus::Gauge>>,
+}
+
+/// Metric name and percentile label of a slot of [`GroupSeries`].
+fn slot_meta(slot: usize) -> (&'static str, &'static str) {
+    match Kpi::ALL.get(slot) {
+        Some(k) => {
+            let (name, percentile, _) = prometheus_name(*k);
+            (name, percentile)
+        }
+        None => (COMPONENTS[slot - Kpi::ALL.len()].0, ""),
+    }
+}
+
+/// The label values of one slot's series.
+fn slot_labels<'a>(base: &'a [String], percentile: &'a str) -> Vec<&'a str> {
+    base.iter()
+        .map(String::as_str)
+        .chain((!percentile.is_empty()).then_some(percentile))
+        .collect()
 }
 
 /// Label values of a group's series, without the percentile.
@@ -446,47 +467,35 @@ impl Metrics {
         let entry = series.entry(key).or_insert_with(|| GroupSeries {
             window_ms,
             last_end: r.window_end,
+            base: base_labels(r, &window),
             slots: vec![None; Kpi::ALL.len() + COMPONENTS.len()],
         });
         entry.last_end = r.window_end;
         let components = r
             .acc
             .map(|a| component_values(a, r.inventory_cells, window_ms));
-        let mut base: Option<SeriesKey> = None;
         for slot in 0..entry.slots.len() {
-            let (name, percentile, value) = match Kpi::ALL.get(slot) {
-                Some(k) => {
-                    let (name, percentile, scale) = prometheus_name(*k);
-                    let value = match r.values[slot] {
-                        KpiValue::Count(c) => Some(c as f64),
-                        KpiValue::Real(x) => x.map(|x| x * scale),
-                    };
-                    (name, percentile, value)
-                }
-                None => {
-                    let c = slot - Kpi::ALL.len();
-                    (COMPONENTS[c].0, "", components.map(|v| v[c]))
-                }
+            let (name, percentile) = slot_meta(slot);
+            let value = match Kpi::ALL.get(slot) {
+                Some(k) => match r.values[slot] {
+                    KpiValue::Count(c) => Some(c as f64),
+                    KpiValue::Real(x) => x.map(|x| x * prometheus_name(*k).2),
+                },
+                None => components.map(|v| v[slot - Kpi::ALL.len()]),
+            };
+            let Some(family) = self.kpis.get(name) else {
+                continue;
             };
             match (value, &mut entry.slots[slot]) {
-                (Some(v), Some((g, _))) => g.set(v),
+                (Some(v), Some(g)) => g.set(v),
                 (Some(v), empty @ None) => {
-                    let Some(family) = self.kpis.get(name) else {
-                        continue;
-                    };
-                    let mut labels = base.get_or_insert_with(|| base_labels(r, &window)).clone();
-                    if !percentile.is_empty() {
-                        labels.push(percentile.to_string());
-                    }
-                    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-                    let g = family.with_label_values(&refs);
+                    let g = family.with_label_values(&slot_labels(&entry.base, percentile));
                     g.set(v);
-                    *empty = Some((g, labels));
+                    *empty = Some(g);
                 }
                 (None, slot) => {
-                    if let (Some((_, labels)), Some(family)) = (slot.take(), self.kpis.get(name)) {
-                        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-                        let _ = family.remove_label_values(&refs);
+                    if slot.take().is_some() {
+                        let _ = family.remove_label_values(&slot_labels(&entry.base, percentile));
                     }
                 }
             }
@@ -567,19 +576,13 @@ impl Metrics {
             if group.window_ms != window_ms || group.last_end == window_end {
                 return true;
             }
-            for (slot, (_, labels)) in group
-                .slots
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, s)| s.take().map(|s| (i, s)))
-            {
-                let name = Kpi::ALL.get(slot).map_or_else(
-                    || COMPONENTS[slot - Kpi::ALL.len()].0,
-                    |k| prometheus_name(*k).0,
-                );
+            for slot in 0..group.slots.len() {
+                if group.slots[slot].take().is_none() {
+                    continue;
+                }
+                let (name, percentile) = slot_meta(slot);
                 if let Some(family) = self.kpis.get(name) {
-                    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-                    let _ = family.remove_label_values(&refs);
+                    let _ = family.remove_label_values(&slot_labels(&group.base, percentile));
                 }
             }
             false
