@@ -4,6 +4,7 @@
 pub mod http;
 pub mod metrics;
 pub mod remote_write;
+pub mod series;
 
 use crate::engine::EngineStats;
 use crate::model::validate::Reason;
