@@ -29,6 +29,8 @@ pub(super) struct Live<'a> {
     pub(super) out: KafkaOutput<'a>,
     pub(super) summary: RunSummary,
     pub(super) decoders: crate::kafka::registry::InputDecoders,
+    /// `netkpi_records_consumed_total` of each input stream, looked up once (not per record).
+    pub(super) records_counters: Vec<prometheus::IntCounter>,
     /// Records were read since the last commit.
     pub(super) dirty: bool,
 }
@@ -64,8 +66,8 @@ impl Live<'_> {
         }
         self.summary.counters.records_read += 1;
         self.dirty = true;
-        if let Some(m) = self.out.metrics() {
-            m.records.with_label_values(&[topic]).inc();
+        if let Some(c) = self.records_counters.get(si) {
+            c.inc();
         }
         let source = || {
             (

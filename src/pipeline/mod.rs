@@ -242,6 +242,12 @@ pub fn run(
         parts,
         out: KafkaOutput::new(&producer, &encoder, k, control.metrics.clone()),
         decoders: crate::kafka::registry::InputDecoders::new(k),
+        records_counters: control.metrics.as_ref().map_or_else(Vec::new, |m| {
+            k.input_topics
+                .iter()
+                .map(|t| m.records.with_label_values(&[t.as_str()]))
+                .collect()
+        }),
         summary: RunSummary {
             restored: checkpoint.is_some(),
             ..RunSummary::default()

@@ -261,6 +261,19 @@ fn binary_setup(broker: &Broker, group: &str) -> (Settings, tempfile::TempDir, s
     (s, dir, config)
 }
 
+/// The distinct records of the `kpis` topic (every copy of a key byte-identical) equal `reference`
+/// (replay output), whatever their order.
+pub fn assert_kpis_topic_equals(s: &Settings, reference: &[Value]) {
+    let kpis = decode_all(
+        &distinct(read_all(&s.kafka, "kpis").expect("read kpis")),
+        kpi_schema(),
+    );
+    assert_same_kpis(
+        &sorted(kpis, kpi_sort_key),
+        &sorted(reference.to_vec(), kpi_sort_key),
+    );
+}
+
 fn run_in_process(s: &Settings, cells: &[netkpi::inventory::Cell]) -> netkpi::pipeline::RunSummary {
     let control = netkpi::pipeline::Control::default();
     netkpi::pipeline::run(
@@ -283,14 +296,7 @@ fn kafka_run_equals_replay_and_dead_letters_carry_their_source() {
     assert!(summary.transactions >= 2);
 
     let reference = replay_lines(&s, &cells, &lines);
-    let kpis = decode_all(
-        &distinct(read_all(&s.kafka, "kpis").expect("read kpis")),
-        kpi_schema(),
-    );
-    assert_same_kpis(
-        &sorted(kpis, kpi_sort_key),
-        &sorted(reference.kpis.clone(), kpi_sort_key),
-    );
+    assert_kpis_topic_equals(&s, &reference.kpis);
     let breaches = decode_all(
         &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
         breach_schema(),
@@ -487,12 +493,5 @@ fn sigterm_commits_and_a_restart_continues_exactly() {
         "the second run continued from the first one's checkpoint"
     );
     let reference = replay_lines(&s, &cells, &lines);
-    let kpis = decode_all(
-        &distinct(read_all(&s.kafka, "kpis").expect("read kpis")),
-        kpi_schema(),
-    );
-    assert_same_kpis(
-        &sorted(kpis, kpi_sort_key),
-        &sorted(reference.kpis.clone(), kpi_sort_key),
-    );
+    assert_kpis_topic_equals(&s, &reference.kpis);
 }

@@ -3,13 +3,13 @@
 //! (`GET /schemas/ids/{id}`), with producers on an older and a newer compatible schema, our own
 //! schema, an incompatible one and an unknown id — through a real broker.
 
-use crate::kafka::{Broker, decode_all, distinct, kpi_sort_key, sorted};
+use crate::kafka::{Broker, assert_kpis_topic_equals};
 use crate::*;
 use apache_avro::types::Value as Avro;
 use netkpi::kafka::client::read_all;
 use netkpi::kafka::codec::InputDecoder;
 use netkpi::model::{Event, Stream};
-use netkpi::schemas::{CALL_RECORD, DATA_SESSION, OUTAGE, event_value, input_schema, kpi_schema};
+use netkpi::schemas::{CALL_RECORD, DATA_SESSION, OUTAGE, event_value, input_schema};
 use netkpi::source::json::encode_event;
 use netkpi::traffic::{GenItem, GenOptions, Generator};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -235,14 +235,7 @@ fn confluent_framing_resolves_older_and_newer_producers() {
     .expect("run");
 
     let reference = replay_lines(&s, &cells, &lines);
-    let kpis = decode_all(
-        &distinct(read_all(&s.kafka, "kpis").expect("kpis")),
-        kpi_schema(),
-    );
-    assert_same_kpis(
-        &sorted(kpis, kpi_sort_key),
-        &sorted(reference.kpis.clone(), kpi_sort_key),
-    );
+    assert_kpis_topic_equals(&s, &reference.kpis);
     let reasons: Vec<String> = read_all(&s.kafka, "dead-letters")
         .expect("dead letters")
         .iter()
