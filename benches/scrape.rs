@@ -22,7 +22,7 @@ fn bench(c: &mut Criterion) {
         coverage_samples: 50,
         coverage_covered: 48,
         mos_count: 20,
-        mos_sum: 80.0,
+        mos_sum: (80.0 * netkpi::kpi::acc::MOS_UNIT) as u128,
         ..Acc::default()
     };
     let ctx = GroupContext {

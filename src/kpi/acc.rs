@@ -69,7 +69,7 @@ impl Default for AggParams {
 }
 
 /// Everything a window of one group has seen.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Acc {
     /// Records of any stream counted in this window (decides whether a group without
     /// inventory cells is emitted).
@@ -79,7 +79,10 @@ pub struct Acc {
     pub call_answered: u64,
     pub call_drops: u64,
     pub answered_duration_ms: u64,
-    pub mos_sum: f64,
+    /// Sum of MOS values in units of 2⁻⁵² ([`MOS_UNIT`]): every `f64` in [1, 5] is a whole
+    /// number of them, so the sum is exact and a mean does not depend on the order in which
+    /// values were added or accumulators merged (cells, shards, instances).
+    pub mos_sum: u128,
     pub mos_count: u64,
     pub mos_poor: u64,
     pub setup_ms: Sketch,
@@ -107,6 +110,9 @@ pub struct Acc {
     /// Outage records counted in this window (samples of the outage count KPIs).
     pub outage_records: u64,
 }
+
+/// 2⁵²: the unit of [`Acc::mos_sum`].
+pub const MOS_UNIT: f64 = 4_503_599_627_370_496.0;
 
 fn add(a: &mut u64, b: u64) {
     *a = a.saturating_add(b);
@@ -153,7 +159,7 @@ impl Acc {
             self.setup_ms.add(f64::from(setup));
         }
         if let Some(mos) = c.mos {
-            self.mos_sum += mos;
+            self.mos_sum = self.mos_sum.saturating_add((mos * MOS_UNIT) as u128);
             self.mos_count += 1;
             if mos < 3.0 {
                 self.mos_poor += 1;
@@ -215,7 +221,7 @@ impl Acc {
         add(&mut self.call_answered, o.call_answered);
         add(&mut self.call_drops, o.call_drops);
         add(&mut self.answered_duration_ms, o.answered_duration_ms);
-        self.mos_sum += o.mos_sum;
+        self.mos_sum = self.mos_sum.saturating_add(o.mos_sum);
         add(&mut self.mos_count, o.mos_count);
         add(&mut self.mos_poor, o.mos_poor);
         self.setup_ms.merge(&o.setup_ms);
@@ -239,6 +245,11 @@ impl Acc {
         add(&mut self.outages_restored, o.outages_restored);
         add(&mut self.restore_ms_sum, o.restore_ms_sum);
         add(&mut self.outage_records, o.outage_records);
+    }
+
+    /// The sum of MOS values.
+    pub fn mos_total(&self) -> f64 {
+        self.mos_sum as f64 / MOS_UNIT
     }
 
     /// Bytes this accumulator occupies, its sketches' heap included.

@@ -177,7 +177,7 @@ impl Kpi {
             Kpi::CallSetupMsP50 => Real(a.setup_ms.quantile(500)),
             Kpi::CallSetupMsP95 => Real(a.setup_ms.quantile(950)),
             Kpi::CallSetupMsP99 => Real(a.setup_ms.quantile(990)),
-            Kpi::MosMean => Real((a.mos_count > 0).then(|| a.mos_sum / a.mos_count as f64)),
+            Kpi::MosMean => Real((a.mos_count > 0).then(|| a.mos_total() / a.mos_count as f64)),
             Kpi::PoorQualityCallRatio => Real(ratio(a.mos_poor, a.mos_count)),
             Kpi::TrafficErlangs => Real(Some(a.answered_duration_ms as f64 / ctx.window_ms as f64)),
             Kpi::Sessions => Count(a.sessions),

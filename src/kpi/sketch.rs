@@ -25,7 +25,7 @@ pub const ALPHA: f64 = 0.005;
 pub const MIN_POSITIVE: f64 = 1e-9;
 
 /// A quantile sketch over non-negative values.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Sketch {
     /// Few values, kept as they are (unsorted).
     Exact(Vec<f64>),
@@ -34,7 +34,7 @@ pub enum Sketch {
 }
 
 /// The bucketed form of a [`Sketch`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Buckets {
     zeros: u64,
     count: u64,

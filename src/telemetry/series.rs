@@ -132,7 +132,7 @@ pub const COMPONENTS: [(&str, &str); 14] = [
 pub fn component_values(a: &crate::kpi::Acc, inventory_cells: u64, window_ms: i64) -> [f64; 14] {
     [
         a.call_attempts.saturating_sub(a.call_network_failures) as f64,
-        a.mos_sum,
+        a.mos_total(),
         a.mos_count as f64,
         a.mos_poor as f64,
         a.active_dl_bytes as f64,
