@@ -48,12 +48,14 @@ pub struct KafkaSettings {
     pub transactional_id: String,
     pub output_partitions: i32,
     pub commit_interval_ms: i64,
+    pub session_timeout_ms: i64,
     /// Input topics in stream order: calls, data sessions, outages.
     pub input_topics: [String; 3],
     pub kpis_topic: String,
     pub breaches_topic: String,
     pub dead_letters_topic: String,
     pub checkpoints_topic: String,
+    pub partials_topic: String,
     /// Extra librdkafka properties.
     pub properties: Vec<(String, String)>,
     /// Framing of each input topic, in stream order.

@@ -65,12 +65,18 @@ pub struct RawKafka {
     pub brokers: String,
     /// Consumer group of the processor.
     pub group_id: String,
-    /// Transactional id of the output producer (default: the group id). One per instance.
+    /// Prefix of the output producers' transactional ids (default: the group id). Every
+    /// instance of a deployment uses the same: the producer of input shard N is
+    /// `<prefix>.shard-N` and the merger's is `<prefix>.merger`, whichever instance runs them,
+    /// so a new owner fences the previous one.
     pub transactional_id: Option<String>,
     /// Partitions of the output topics netkpi creates when they are missing.
     pub output_partitions: i32,
     /// Longest wall-clock time between two transactions (dead letters and offsets).
     pub commit_interval: String,
+    /// Session timeout of the group that shares shards and the merger between instances: an
+    /// instance that stops heartbeating for this long loses its work to the others.
+    pub session_timeout: String,
     /// Topic names.
     pub topics: RawTopics,
     /// How each input topic frames its Avro records: `raw` (a bare datum of our schema) or
@@ -92,6 +98,7 @@ impl Default for RawKafka {
             transactional_id: None,
             output_partitions: 3,
             commit_interval: "1s".to_string(),
+            session_timeout: "10s".to_string(),
             topics: RawTopics::default(),
             framing: RawFraming::default(),
             schema_registry_url: None,
@@ -140,6 +147,9 @@ pub struct RawTopics {
     pub dead_letters: String,
     /// The processor's checkpoints (written in the same transaction as the outputs).
     pub checkpoints: String,
+    /// Internal: partial accumulators and watermarks from the shards to the merger (one
+    /// partition; created when missing).
+    pub partials: String,
 }
 
 impl Default for RawTopics {
@@ -152,6 +162,7 @@ impl Default for RawTopics {
             breaches: "kpi-breaches".into(),
             dead_letters: "dead-letters".into(),
             checkpoints: "netkpi-checkpoints".into(),
+            partials: "netkpi-partials".into(),
         }
     }
 }

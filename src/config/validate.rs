@@ -261,6 +261,17 @@ fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSett
             1000
         }
     };
+    let session_timeout_ms = match parse_duration_ms(&k.session_timeout) {
+        Ok(ms) if (1000..=3_600_000).contains(&ms) => ms,
+        Ok(_) => {
+            p.add("kafka.session_timeout", "must be between 1s and 1h");
+            10_000
+        }
+        Err(e) => {
+            p.add("kafka.session_timeout", e);
+            10_000
+        }
+    };
     let t = k.topics;
     let names = [
         ("calls", &t.calls),
@@ -270,6 +281,7 @@ fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSett
         ("breaches", &t.breaches),
         ("dead_letters", &t.dead_letters),
         ("checkpoints", &t.checkpoints),
+        ("partials", &t.partials),
     ];
     for (i, (key, name)) in names.iter().enumerate() {
         let valid = !name.is_empty()
@@ -330,11 +342,13 @@ fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSett
         group_id: k.group_id,
         output_partitions: k.output_partitions,
         commit_interval_ms,
+        session_timeout_ms,
         input_topics: [t.calls, t.data_sessions, t.outages],
         kpis_topic: t.kpis,
         breaches_topic: t.breaches,
         dead_letters_topic: t.dead_letters,
         checkpoints_topic: t.checkpoints,
+        partials_topic: t.partials,
         properties: k.properties.into_iter().collect(),
     }
 }

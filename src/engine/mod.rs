@@ -19,6 +19,7 @@
 pub mod checkpoint;
 pub mod groups;
 pub mod outage;
+pub mod partial;
 mod window;
 
 use crate::config::Settings;
@@ -56,6 +57,10 @@ pub trait Output {
     fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error>;
     /// A breach event.
     fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error>;
+    /// The per-cell accumulators of a closed window (engines in shard mode only).
+    fn partial(&mut self, _partial: &partial::Partial) -> Result<(), Self::Error> {
+        Ok(())
+    }
     /// Every KPI record and breach event of the window `[start, end)` was given.
     fn window_closed(&mut self, _start: i64, _end: i64) -> Result<(), Self::Error> {
         Ok(())
@@ -111,6 +116,8 @@ pub struct Engine {
     /// Largest event time aggregated into some window (bounds the windows `finish` emits).
     max_aggregated: Option<i64>,
     stats: EngineStats,
+    /// Shard mode: closed windows go out as [`partial::Partial`]s, not rolled up.
+    shard: bool,
 }
 
 impl Engine {
@@ -166,6 +173,17 @@ impl Engine {
                 late: vec![0; settings.window_sizes_ms.len()],
                 ..EngineStats::default()
             },
+            shard: false,
+        }
+    }
+
+    /// An engine in shard mode: it aggregates and closes windows like any engine, but hands
+    /// each closed window's per-cell accumulators to [`Output::partial`] for a merger
+    /// ([`Engine::ingest_partial`]) instead of rolling up and evaluating thresholds.
+    pub fn new_shard(settings: &Settings, inventory: &[Cell]) -> Self {
+        Engine {
+            shard: true,
+            ..Engine::new(settings, inventory)
         }
     }
 
@@ -375,6 +393,13 @@ impl Engine {
                 cell_accs.resize_with(ncells, Acc::default);
             }
             cell_accs[idx].outage_ms = ms;
+        }
+        if self.shard {
+            self.stats.windows_emitted += 1;
+            return match self.partial_of(window_ms, start, cell_accs) {
+                Some(p) => out.partial(&p),
+                None => Ok(()),
+            };
         }
         let mut level_accs: Vec<Vec<Acc>> = (0..self.levels.len()).map(|_| Vec::new()).collect();
         for &(li, source) in &self.rollup {

@@ -1,0 +1,177 @@
+//! Two-phase aggregation (DESIGN principle 6): an engine in *shard* mode aggregates the records
+//! of its input partitions per cell and, when a window closes, hands over the per-cell
+//! accumulators as one [`Partial`] instead of rolling them up; the *merger*'s engine ingests the
+//! partials of every shard with [`Engine::ingest_partial`] and closes windows as usual (roll-up,
+//! KPI records, thresholds). Accumulators merge exactly (integer counts and sums, the exact MOS
+//! sum, bucket-wise sketches) and the merger rolls cells up in its own fixed order, so N shards
+//! give bit for bit the records one engine gives for the same records.
+
+use super::Engine;
+use super::window::cell_acc;
+use crate::kpi::Acc;
+use serde::{Deserialize, Serialize};
+
+/// The per-cell accumulators of one closed window of one shard: every cell that received a
+/// record in the window or was down during it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    pub size_ms: i64,
+    pub start: i64,
+    pub cells: Vec<(String, Acc)>,
+}
+
+/// A partial the merger cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartialError {
+    #[error("window size {0} ms is not configured")]
+    UnknownSize(i64),
+    #[error("window [{0}, +{1} ms) was already emitted")]
+    Late(i64, i64),
+}
+
+impl Engine {
+    /// Merges a shard's partial into the open window it belongs to. A window already emitted
+    /// rejects it (a shard that fell behind the others by more than the watermark allowed).
+    pub fn ingest_partial(&mut self, p: &Partial) -> Result<(), PartialError> {
+        let si = self
+            .sizes
+            .iter()
+            .position(|s| s.size_ms == p.size_ms)
+            .ok_or(PartialError::UnknownSize(p.size_ms))?;
+        let cells: Vec<u32> = p
+            .cells
+            .iter()
+            .map(|(id, _)| match self.cells.get(id) {
+                Some(idx) => idx,
+                None => {
+                    let (idx, _) = self.cells.get_or_add_unknown(id);
+                    for t in &mut self.levels {
+                        t.add_cell(idx, self.cells.info(idx));
+                    }
+                    idx
+                }
+            })
+            .collect();
+        let ncells = self.cells.len();
+        let window = self.sizes[si]
+            .window_for(p.start, self.watermark)
+            .ok_or(PartialError::Late(p.start, p.size_ms))?;
+        for (&cell, (_, acc)) in cells.iter().zip(&p.cells) {
+            cell_acc(window, cell, ncells).merge(acc);
+        }
+        self.max_aggregated = Some(self.max_aggregated.map_or(p.start, |m| m.max(p.start)));
+        Ok(())
+    }
+
+    /// The partial of a closing window in shard mode (`None` when no cell has anything).
+    pub(super) fn partial_of(
+        &self,
+        size_ms: i64,
+        start: i64,
+        cell_accs: Vec<Acc>,
+    ) -> Option<Partial> {
+        let cells: Vec<(String, Acc)> = cell_accs
+            .into_iter()
+            .enumerate()
+            .filter(|(_, a)| a.records > 0 || a.outage_ms > 0)
+            .map(|(c, a)| (self.cells.info(c as u32).id.to_string(), a))
+            .collect();
+        (!cells.is_empty()).then_some(Partial {
+            size_ms,
+            start,
+            cells,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{KpiRecord, Output};
+    use crate::threshold::BreachEvent;
+
+    #[derive(Default)]
+    struct Collect {
+        kpis: Vec<String>,
+        breaches: Vec<String>,
+        partials: Vec<Partial>,
+    }
+
+    impl Output for Collect {
+        type Error = std::convert::Infallible;
+        fn kpi(&mut self, r: &KpiRecord<'_>) -> Result<(), Self::Error> {
+            self.kpis.push(format!("{r:?}"));
+            Ok(())
+        }
+        fn breach(&mut self, e: &BreachEvent) -> Result<(), Self::Error> {
+            self.breaches.push(format!("{e:?}"));
+            Ok(())
+        }
+        fn partial(&mut self, p: &Partial) -> Result<(), Self::Error> {
+            self.partials.push(p.clone());
+            Ok(())
+        }
+    }
+
+    /// Traffic split over shards by cell gives, through the merger, exactly what one engine
+    /// gives (KPI records and breach events, in order), however many shards there are.
+    #[test]
+    fn shards_and_merger_equal_one_engine() {
+        let settings = crate::config::from_toml_str(
+            include_str!("../../config/netkpi.toml"),
+            std::path::Path::new("."),
+        )
+        .expect("shipped config");
+        let cells = crate::traffic::synthetic_inventory(40, 3);
+        let opts = crate::traffic::GenOptions {
+            peak_rate: 60.0,
+            degraded_share: 0.2,
+            outages_per_cell_day: 20.0,
+            ..crate::traffic::GenOptions::default()
+        };
+        let events: Vec<crate::model::Event> = crate::traffic::Generator::new(cells.clone(), opts)
+            .filter_map(|item| match item {
+                crate::traffic::GenItem::Event(ev) => Some(ev),
+                crate::traffic::GenItem::Bad(_) => None,
+            })
+            .collect();
+        let mut one = Engine::new(&settings, &cells);
+        let mut expected = Collect::default();
+        for ev in &events {
+            one.ingest_and_advance(ev, &mut expected).unwrap();
+        }
+        one.finish(&mut expected).unwrap();
+        assert!(
+            !expected.breaches.is_empty(),
+            "the traffic should breach a rule"
+        );
+
+        for shards in [1usize, 3] {
+            let mut engines: Vec<Engine> = (0..shards)
+                .map(|_| Engine::new_shard(&settings, &cells))
+                .collect();
+            let mut outs: Vec<Collect> = (0..shards).map(|_| Collect::default()).collect();
+            let shard_of = |id: &str| id.bytes().map(usize::from).sum::<usize>() % shards;
+            for ev in &events {
+                let s = shard_of(ev.cell_id());
+                engines[s].ingest_and_advance(ev, &mut outs[s]).unwrap();
+            }
+            for (e, o) in engines.iter_mut().zip(&mut outs) {
+                e.finish(o).unwrap();
+                assert!(o.kpis.is_empty() && o.breaches.is_empty());
+            }
+            let mut partials: Vec<Partial> = outs.into_iter().flat_map(|o| o.partials).collect();
+            partials.sort_by_key(|p| (p.start + p.size_ms, p.size_ms));
+            let mut merger = Engine::new(&settings, &cells);
+            let mut got = Collect::default();
+            for p in &partials {
+                let bytes = postcard::to_stdvec(p).unwrap();
+                let p: Partial = postcard::from_bytes(&bytes).unwrap();
+                merger.ingest_partial(&p).unwrap();
+            }
+            merger.finish(&mut got).unwrap();
+            assert_eq!(got.kpis, expected.kpis, "{shards} shards");
+            assert_eq!(got.breaches, expected.breaches, "{shards} shards");
+        }
+    }
+}
