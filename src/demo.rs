@@ -298,6 +298,7 @@ pub fn run(
         cluster.create_topic(topic, 3, 1)?;
     }
     cluster.create_topic(&k.checkpoints_topic, 1, 1)?;
+    cluster.create_topic(&k.partials_topic, 1, 1)?;
 
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -25,42 +25,56 @@ pub struct PartitionCheckpoint {
     pub max_event_time: Option<i64>,
 }
 
-/// The record written to the checkpoints topic in every transaction.
+/// The record a shard writes to the checkpoints topic in every transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    pub group_id: String,
+    /// `<group_id>/shard-<p>`: also the record's key.
+    pub key: String,
     pub partitions: Vec<PartitionCheckpoint>,
     pub engine: EngineCheckpoint,
 }
 
-pub(super) fn committed_checkpoint(
+/// The newest checkpoint under `key` whose partitions' next offsets `matches` (`None` when
+/// nothing was committed yet: a first start).
+pub(super) fn find_checkpoint<T: serde::de::DeserializeOwned>(
     settings: &Settings,
-    committed: &[(String, i32, i64)],
-) -> Result<Option<Checkpoint>, PipelineError> {
+    key: &str,
+    committed_anything: bool,
+    matches: impl Fn(&T) -> bool,
+) -> Result<Option<T>, PipelineError> {
     let k = &settings.kafka;
-    if committed.is_empty() {
+    if !committed_anything {
         return Ok(None);
     }
     let mut found = None;
     for record in read_all(k, &k.checkpoints_topic)? {
-        if record.key != k.group_id.as_bytes() {
+        if record.key != key.as_bytes() {
             continue;
         }
-        let Ok(cp) = serde_json::from_slice::<Checkpoint>(&record.value) else {
+        let Ok(cp) = serde_json::from_slice::<T>(&record.value) else {
             continue;
         };
-        let matches = committed.iter().all(|(t, p, off)| {
-            cp.partitions
-                .iter()
-                .any(|c| &c.topic == t && c.partition == *p && c.resume_until == *off)
-        });
-        if matches {
+        if matches(&cp) {
             found = Some(cp);
         }
     }
     found
         .map(Some)
-        .ok_or_else(|| PipelineError::NoCheckpoint(k.group_id.clone(), k.checkpoints_topic.clone()))
+        .ok_or_else(|| PipelineError::NoCheckpoint(key.to_string(), k.checkpoints_topic.clone()))
+}
+
+pub(super) fn committed_checkpoint(
+    settings: &Settings,
+    key: &str,
+    committed: &[(String, i32, i64)],
+) -> Result<Option<Checkpoint>, PipelineError> {
+    find_checkpoint(settings, key, !committed.is_empty(), |cp: &Checkpoint| {
+        committed.iter().all(|(t, p, off)| {
+            cp.partitions
+                .iter()
+                .any(|c| &c.topic == t && c.partition == *p && c.resume_until == *off)
+        })
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -71,9 +85,8 @@ pub(super) fn commit(
     engine: &Engine,
     parts: &Partitions,
     ids: &[(PartitionId, String)],
-    settings: &Settings,
+    key: &str,
 ) -> Result<(), PipelineError> {
-    let k = &settings.kafka;
     let mut offsets = TopicPartitionList::new();
     let mut cps = Vec::new();
     for (id, topic) in ids {
@@ -97,15 +110,27 @@ pub(super) fn commit(
         )?;
     }
     let checkpoint = Checkpoint {
-        group_id: k.group_id.clone(),
+        key: key.to_string(),
         partitions: cps,
         engine: engine.checkpoint(),
     };
+    commit_with(producer, group, out, key, &checkpoint, &offsets)
+}
+
+/// Commits the current transaction with `checkpoint` under `key` and the consumer `offsets`.
+pub(super) fn commit_with(
+    producer: &BaseProducer,
+    group: &rdkafka::consumer::ConsumerGroupMetadata,
+    out: &mut KafkaOutput<'_>,
+    key: &str,
+    checkpoint: &impl Serialize,
+    offsets: &TopicPartitionList,
+) -> Result<(), PipelineError> {
     let bytes =
-        serde_json::to_vec(&checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
-    out.checkpoint(&k.group_id, &bytes)?;
+        serde_json::to_vec(checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
+    out.checkpoint(key, &bytes)?;
     ctx(
-        producer.send_offsets_to_transaction(&offsets, group, TIMEOUT),
+        producer.send_offsets_to_transaction(offsets, group, TIMEOUT),
         || "sending offsets to the transaction".into(),
     )?;
     ctx(producer.commit_transaction(TIMEOUT), || {

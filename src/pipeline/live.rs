@@ -5,7 +5,6 @@ use super::checkpoint::commit;
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::{PipelineError, RunSummary, STREAMS};
-use crate::config::Settings;
 use crate::engine::{Engine, Ingested};
 use crate::model::Stream;
 use crate::model::validate::{Reason, Reject};
@@ -33,6 +32,8 @@ pub(super) struct Live<'a> {
     pub(super) records_counters: Vec<prometheus::IntCounter>,
     /// Records were read since the last commit.
     pub(super) dirty: bool,
+    /// Key of this shard's checkpoints.
+    pub(super) checkpoint_key: String,
 }
 
 impl Live<'_> {
@@ -127,7 +128,6 @@ impl Live<'_> {
         producer: &BaseProducer,
         group: &rdkafka::consumer::ConsumerGroupMetadata,
         ids: &[(PartitionId, String)],
-        settings: &Settings,
     ) -> Result<(), PipelineError> {
         self.parts.emitted(&self.engine.fronts());
         let committed = commit(
@@ -137,7 +137,7 @@ impl Live<'_> {
             &self.engine,
             &self.parts,
             ids,
-            settings,
+            &self.checkpoint_key,
         );
         if let (Err(_), Some(m)) = (&committed, self.out.metrics()) {
             // The run stops; librdkafka's next init_transactions aborts what was left open.

@@ -1,58 +1,76 @@
-//! `netkpi run`: Kafka in, the pure engine in the middle, Kafka out, exactly once.
+//! `netkpi run`: Kafka in, the pure engine in the middle, Kafka out, exactly once, on one
+//! instance or many.
 //!
-//! # Delivery guarantee (enforced here)
-//! Every transaction of the output producer holds: the KPI records and breach events of the
-//! windows closed since the previous one, the dead letters of the records read since, one
-//! checkpoint record (the engine's non-window state — watermark, next windows to emit, outage
-//! state, open windows' outage counts, threshold machines — plus, per input partition, the next
-//! offset to read, the lowest offset still feeding an open window, and the largest event time),
-//! and the consumer offsets = the next offset to read of every partition. So outputs, checkpoint
-//! and offsets commit or abort together.
+//! # Work split (scale-out)
+//! The work is cut into *units* that instances of one deployment share through a consumer group
+//! (`<group_id>.owners`, cooperative-sticky assignment, see [`owners`]): input **shard** *p*
+//! is partition *p* of every input topic (calls, data sessions and outages keyed by cell, so a
+//! cell's records of all three streams meet in one shard), and the **merger** is the single
+//! partition of the internal partials topic. Whoever owns a unit runs it on a thread of its
+//! own ([`shard`], [`merge`]); one instance owns them all when it is alone.
 //!
-//! On start (or after a crash), the committed offsets identify the checkpoint committed with them
-//! (the one whose next-offsets equal them; a copy left by an aborted transaction cannot match,
-//! because consumption only moves forward). The engine restores it, each partition is read again
-//! from its low-water offset, and records below the checkpointed next offset are re-read through
-//! [`Engine::reingest`]: they rebuild the open windows' call and session accumulators, and emit
-//! nothing. From then on the run continues as if it had never stopped. Outputs are deterministic
-//! and keyed (KPI records by level, group and window; breach events by rule and group), so a copy
-//! left behind by an aborted or repeated transaction is byte-identical to the committed record
-//! under the same key: on a full Kafka, `read_committed` readers see each record once, and a
-//! broker that shows aborted records (as Tansu and librdkafka's mock cluster do) shows duplicates
-//! that compaction or a keyed reader drops.
+//! A shard runs an engine in shard mode: its watermark is the minimum over its own active
+//! partitions, and when it passes a window's end the shard sends that window's per-cell
+//! accumulators (a *partial*) and then its progress (watermark, idle, at end) to the partials
+//! topic. The merger stores partials, takes the pipeline's watermark as the minimum over the
+//! shards' reported watermarks (idle shards excluded, as idle partitions are in one instance,
+//! and a shard that never reported holds it back), and closes a window only when every shard
+//! has passed its end — so every partial of that window is already in. It then rolls up, writes
+//! KPI records and evaluates thresholds. Accumulators merge exactly, so any number of instances
+//! gives one instance's records. (Lateness is judged by each shard against its own partitions:
+//! a record behind its own partitions' watermark is late even if another shard lags; traffic
+//! within the allowed delay is unaffected.)
 //!
-//! Scale-out is not implemented yet: one instance consumes every partition of the input topics
-//! (manual assignment). See the README.
+//! # Delivery guarantee (enforced here and in the unit modules)
+//! Each unit has its own transactional producer, `<transactional_id>.shard-<p>` or
+//! `<transactional_id>.merger`, whichever instance runs it: a new owner's `init_transactions`
+//! fences the previous owner and aborts what it left open. Every transaction of a unit holds
+//! its outputs since the previous one (shard: dead letters, partials, progress; merger: KPI
+//! records, breach events), one checkpoint record (the engine's non-window state — watermark,
+//! next windows to emit, outage state, open windows' outage counts, threshold machines — plus,
+//! per input partition, the next offset to read, the lowest offset still feeding an open window
+//! and the largest event time; the merger also saves every shard's progress), and the unit's
+//! consumer offsets (group `<group_id>` for shards, `<group_id>.merger` for the merger). So
+//! outputs, checkpoint and offsets commit or abort together.
+//!
+//! On start, after a crash or when a unit changes hands, the committed offsets identify the
+//! checkpoint committed with them (the one whose next offsets equal them; a copy left by an
+//! aborted transaction cannot match, because consumption only moves forward). The engine
+//! restores it, each partition is read again from its low-water offset, and records below the
+//! checkpointed next offset rebuild the open windows and emit nothing. From then on the unit
+//! continues as if it had never stopped. Outputs are deterministic and keyed (KPI records by
+//! level, group and window; breach events by rule and group; partials by shard), so a copy left
+//! behind by an aborted or repeated transaction is byte-identical to the committed one: on a
+//! full Kafka `read_committed` readers see each record once; a broker that shows aborted
+//! records (Tansu, librdkafka's mock cluster) shows duplicates that compaction or a keyed reader
+//! drops, and the merger ignores a partial it already holds.
 
 mod checkpoint;
 mod live;
+pub mod merge;
 mod output;
+pub mod owners;
 pub mod partitions;
+mod shard;
 
 pub use checkpoint::{Checkpoint, PartitionCheckpoint};
-use checkpoint::{commit, committed_checkpoint};
-use live::{Live, Pending};
 
-use crate::config::Settings;
-use crate::engine::Engine;
+use crate::config::{KafkaSettings, Settings};
 use crate::inventory::Cell;
 use crate::kafka::client::{
     KafkaOpError, QuietConsumer, QuietContext, base_config, ctx, ensure_topics, partitions_of,
 };
-use crate::kafka::codec::OutputEncoder;
-use crate::kafka::watermarks::cached_high;
 use crate::model::Stream;
 use crate::telemetry::Counters;
-use output::KafkaOutput;
-use partitions::{PartitionId, Partitions};
-use rdkafka::consumer::Consumer;
+use owners::{Owners, Unit};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaErrorCode;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 const STREAMS: [Stream; 3] = [Stream::Call, Stream::Session, Stream::Outage];
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,6 +96,31 @@ pub enum PipelineError {
     Registry(#[from] crate::kafka::registry::RegistryUnavailable),
     #[error("cannot build Avro codecs: {0}")]
     Avro(#[from] apache_avro::Error),
+    #[error("a worker thread panicked: {0}")]
+    Panicked(String),
+}
+
+impl PipelineError {
+    /// Whether another owner of the same unit fenced this one's producer (the unit moved to
+    /// another instance): not a failure of the process.
+    pub fn is_fenced(&self) -> bool {
+        let PipelineError::Kafka(e) = self else {
+            return false;
+        };
+        let code = match &e.source {
+            KafkaError::Transaction(t) => t.code(),
+            other => match other.rdkafka_error_code() {
+                Some(c) => c,
+                None => return false,
+            },
+        };
+        matches!(
+            code,
+            RDKafkaErrorCode::Fenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::ProducerFenced
+        )
+    }
 }
 
 /// How `run` behaves.
@@ -99,6 +142,16 @@ pub struct RunSummary {
     pub breach_latency_us: Vec<u64>,
     /// Seconds spent consuming (after assignment and restore).
     pub seconds: f64,
+}
+
+impl RunSummary {
+    fn add(&mut self, o: RunSummary) {
+        self.counters.add(&o.counters);
+        self.transactions += o.transactions;
+        self.restored |= o.restored;
+        self.breach_latency_us.extend(o.breach_latency_us);
+        self.seconds = self.seconds.max(o.seconds);
+    }
 }
 
 impl Default for RunSummary {
@@ -124,7 +177,64 @@ pub struct Control {
     pub ready: Arc<AtomicBool>,
 }
 
-/// Runs the pipeline until the end of input (`exit_at_end`) or a shutdown request.
+/// The transactional producer of one unit; fences the unit's previous owner.
+fn transactional_producer(k: &KafkaSettings, id: &str) -> Result<BaseProducer, KafkaOpError> {
+    let producer: BaseProducer = ctx(
+        base_config(k)
+            .set("transactional.id", id)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .create(),
+        || "creating the transactional producer".into(),
+    )?;
+    // Fences a previous owner with the same transactional id and aborts what it left open.
+    ctx(producer.init_transactions(TIMEOUT), || {
+        format!("initialising transactions as `{id}`")
+    })?;
+    Ok(producer)
+}
+
+/// A `read_committed` consumer of group `group` for manual assignment.
+fn input_consumer(k: &KafkaSettings, group: &str) -> Result<QuietConsumer, KafkaOpError> {
+    ctx(
+        base_config(k)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "50")
+            .create_with_context(QuietContext),
+        || "creating the consumer".into(),
+    )
+}
+
+/// Wall-clock milliseconds since the epoch (for latency figures only, never for windows).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A unit running on a thread of its own.
+struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Result<RunSummary, PipelineError>>,
+}
+
+impl Worker {
+    fn join(self) -> Result<RunSummary, PipelineError> {
+        self.handle
+            .join()
+            .map_err(|p| PipelineError::Panicked(format!("{p:?}")))?
+    }
+}
+
+/// Runs this instance's share of the pipeline until the end of input (`exit_at_end`) or a
+/// shutdown request: joins the owners group and runs the units it is given, starting and
+/// stopping them as they move between instances.
 pub fn run(
     settings: &Settings,
     cells: &[Cell],
@@ -138,316 +248,144 @@ pub fn run(
         k.dead_letters_topic.as_str(),
     ];
     ensure_topics(k, &outputs, k.output_partitions)?;
-    ensure_topics(k, &[k.checkpoints_topic.as_str()], 1)?;
-
-    let producer: BaseProducer = ctx(
-        base_config(k)
-            .set("transactional.id", &k.transactional_id)
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4")
-            .create(),
-        || "creating the transactional producer".into(),
+    ensure_topics(
+        k,
+        &[k.checkpoints_topic.as_str(), k.partials_topic.as_str()],
+        1,
     )?;
-    // Fences a previous instance with the same transactional id and aborts what it left open.
-    ctx(producer.init_transactions(TIMEOUT), || {
-        format!("initialising transactions as `{}`", k.transactional_id)
-    })?;
-    let consumer: QuietConsumer = ctx(
-        base_config(k)
-            .set("group.id", &k.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("isolation.level", "read_committed")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", "50")
-            .create_with_context(QuietContext),
-        || "creating the consumer".into(),
-    )?;
-
-    let mut all = TopicPartitionList::new();
-    let mut ids: Vec<(PartitionId, String)> = Vec::new();
-    for (si, topic) in k.input_topics.iter().enumerate() {
-        let parts = partitions_of(&consumer, topic)?;
-        if parts.is_empty() {
+    let probe = input_consumer(k, &k.group_id)?;
+    let mut shard_topic = (String::new(), 0usize);
+    for topic in &k.input_topics {
+        let n = partitions_of(&probe, topic)?.len();
+        if n == 0 {
             return Err(PipelineError::MissingTopic(topic.clone()));
         }
-        for p in parts {
-            ctx(all.add_partition_offset(topic, p, Offset::Invalid), || {
-                "building the assignment".into()
-            })?;
-            ids.push(((si, p), topic.clone()));
+        if n > shard_topic.1 {
+            shard_topic = (topic.clone(), n);
         }
     }
-    let committed_tpl = ctx(consumer.committed_offsets(all, TIMEOUT), || {
-        format!("reading committed offsets of group `{}`", k.group_id)
-    })?;
-    let committed: Vec<(String, i32, i64)> = committed_tpl
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
-            _ => None,
-        })
-        .collect();
-    drop(committed_tpl);
-    let checkpoint = committed_checkpoint(settings, &committed)?;
-
-    let mut engine = Engine::new(settings, cells);
-    let now = Instant::now();
-    let mut parts = Partitions::default();
-    let mut assign = TopicPartitionList::new();
-    for ((si, p), topic) in &ids {
-        let saved = checkpoint.as_ref().and_then(|c| {
-            c.partitions
-                .iter()
-                .find(|x| &x.topic == topic && x.partition == *p)
-        });
-        let (start, until, max) = saved.map_or((0, 0, None), |s| {
-            (s.low_water, s.resume_until, s.max_event_time)
-        });
-        parts.add((*si, *p), start, until, max, now);
-        tracing::debug!(topic = %topic, partition = p, start, replay_until = until, ?max, "partition assigned");
-        ctx(
-            assign.add_partition_offset(topic, *p, Offset::Offset(start)),
-            || "building the assignment".into(),
-        )?;
-    }
-    if let Some(cp) = &checkpoint {
-        engine
-            .restore(&cp.engine)
-            .map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
-        tracing::info!(
-            partitions = cp.partitions.len(),
-            "restored from checkpoint; re-reading open windows"
-        );
-    }
-    ctx(consumer.assign(&assign), || {
-        "assigning the input partitions".into()
-    })?;
-    let group_metadata = consumer
-        .group_metadata()
-        .ok_or_else(|| PipelineError::BadCheckpoint("the consumer has no group metadata".into()))?;
-    control.ready.store(true, Ordering::SeqCst);
-    tracing::info!(partitions = ids.len(), group = %k.group_id, "consuming");
-
-    let started = Instant::now();
-    let encoder = OutputEncoder::new()?;
-    ctx(producer.begin_transaction(), || {
-        "beginning a transaction".into()
-    })?;
-    let mut live = Live {
-        engine,
-        parts,
-        out: KafkaOutput::new(&producer, &encoder, k, control.metrics.clone()),
-        decoders: crate::kafka::registry::InputDecoders::new(k),
-        records_counters: control.metrics.as_ref().map_or_else(Vec::new, |m| {
-            k.input_topics
-                .iter()
-                .map(|t| m.records.with_label_values(&[t.as_str()]))
-                .collect()
-        }),
-        summary: RunSummary {
-            restored: checkpoint.is_some(),
-            ..RunSummary::default()
-        },
-        dirty: false,
+    drop(probe);
+    let shards = i32::try_from(shard_topic.1).unwrap_or(i32::MAX);
+    let owners = Owners::join(k, &shard_topic.0, &k.partials_topic)?;
+    let settings = Arc::new(settings.clone());
+    let cells: Arc<Vec<Cell>> = Arc::new(cells.to_vec());
+    let spawn = |unit: Unit| -> Worker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker_control = Control {
+            metrics: control.metrics.clone(),
+            shutdown: stop.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+        };
+        let (settings, cells) = (settings.clone(), cells.clone());
+        let handle = std::thread::Builder::new()
+            .name(unit.to_string())
+            .spawn(move || match unit {
+                Unit::Shard(p) => shard::run_shard(&settings, &cells, p, opts, &worker_control),
+                Unit::Merger => merge::run_merger(&settings, &cells, shards, opts, &worker_control),
+            })
+            .expect("spawning a worker thread");
+        Worker { stop, handle }
     };
-    let commit_every = Duration::from_millis(u64::try_from(k.commit_interval_ms).unwrap_or(1000));
-    let idle = Duration::from_millis(u64::try_from(settings.idle_timeout_ms).unwrap_or(60_000));
-    let mut last_commit = Instant::now();
-    let mut windows_emitted = live.engine.stats().windows_emitted;
-    let mut polls_since_end_check = 0u32;
-    let mut breaches_seen = live.engine.stats().breach_events;
-    let mut breaches_since: Option<Instant> = None;
-    let mut windows_since: Option<Instant> = None;
-    let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
-    // New records that arrive while other partitions are still re-reading wait here (their
-    // partitions paused), so that the engine is back at the checkpointed state before anything
-    // new moves it.
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut paused = TopicPartitionList::new();
 
-    loop {
+    let mut summary = RunSummary::default();
+    let mut running: BTreeMap<Unit, Worker> = BTreeMap::new();
+    let mut finished: BTreeSet<Unit> = BTreeSet::new();
+    let result = loop {
         if control.shutdown.load(Ordering::SeqCst) {
             tracing::info!("shutdown requested: committing and leaving");
-            break;
+            break Ok(());
         }
-        let replaying = live.parts.replaying();
-        if !replaying && !pending.is_empty() {
-            for p in std::mem::take(&mut pending) {
-                live.process(
-                    p.stream,
-                    &p.topic,
-                    p.partition,
-                    p.offset,
-                    p.key.as_deref(),
-                    &p.payload,
-                    Instant::now(),
-                )?;
-            }
-            ctx(consumer.resume(&paused), || "resuming partitions".into())?;
-            paused = TopicPartitionList::new();
-        }
-        let polled = consumer.poll(Duration::from_millis(100));
-        let now = Instant::now();
-        match polled {
-            Some(Ok(m)) => {
-                let Some(si) = topic_index(m.topic()) else {
-                    continue;
-                };
-                let id = (si, m.partition());
-                if replaying && !live.parts.is_replay(id, m.offset()) {
-                    pending.push(Pending {
-                        stream: si,
-                        topic: m.topic().to_string(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        payload: m.payload().unwrap_or_default().to_vec(),
-                    });
-                    if paused.find_partition(m.topic(), m.partition()).is_none() {
-                        paused.add_partition(m.topic(), m.partition());
-                        let mut one = TopicPartitionList::new();
-                        one.add_partition(m.topic(), m.partition());
-                        ctx(consumer.pause(&one), || "pausing a partition".into())?;
-                    }
-                    continue;
-                }
-                live.process(
-                    si,
-                    m.topic(),
-                    m.partition(),
-                    m.offset(),
-                    m.key(),
-                    m.payload().unwrap_or_default(),
-                    now,
-                )?;
-                if replaying {
-                    continue;
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => polls_since_end_check = u32::MAX,
-            Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
-        }
-        polls_since_end_check = polls_since_end_check.saturating_add(1);
-        if polls_since_end_check >= 10_000 {
-            polls_since_end_check = 0;
-            for ((si, p), topic) in &ids {
-                if let Some(high) = cached_high(&consumer, topic, *p) {
-                    live.parts.set_end((*si, *p), high);
-                    if let (Some(m), Some(progress)) = (&control.metrics, live.parts.get((*si, *p)))
-                    {
-                        m.consumer_lag
-                            .with_label_values(&[topic.as_str(), &p.to_string()])
-                            .set((high - progress.next_offset).max(0));
-                    }
-                }
-            }
-        }
-        if live.parts.replaying() || !pending.is_empty() {
+        owners.poll(Duration::from_millis(100));
+        let Some(owned) = owners.owned() else {
             continue;
-        }
-        if let Some(wm) =
-            live.parts
-                .watermark(settings.allowed_delay_ms, idle, opts.exit_at_end, now)
-        {
-            live.engine.advance_to(wm, &mut live.out)?;
-        }
-        let emitted_now = live.engine.stats().windows_emitted != windows_emitted;
-        if let (Some(m), Some(wm)) = (&control.metrics, live.engine.watermark()) {
-            let wall = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            m.watermark_delay_seconds.set((wall - wm) as f64 / 1000.0);
-            let (windows, groups) = live.engine.open_state();
-            m.open_windows.set(windows as i64);
-            m.open_groups.set(groups as i64);
-            if emitted_now {
-                for (rule, n) in live.engine.alarms_firing_by_rule() {
-                    m.alarms_firing.with_label_values(&[rule]).set(n as i64);
+        };
+        control.ready.store(true, Ordering::SeqCst);
+        // Units that moved away stop (committing what they did); new ones start.
+        let gone: Vec<Unit> = running
+            .keys()
+            .filter(|u| !owned.contains(u))
+            .copied()
+            .collect();
+        let mut failed = None;
+        for unit in gone {
+            if let Some(w) = running.remove(&unit) {
+                tracing::info!(%unit, "unit moved to another instance: stopping it");
+                w.stop.store(true, Ordering::SeqCst);
+                match w.join() {
+                    Ok(s) => summary.add(s),
+                    Err(e) if e.is_fenced() => {}
+                    Err(e) => failed = Some(e),
                 }
             }
         }
-        let at_end = opts.exit_at_end && live.parts.all_at_end();
-        if at_end {
-            live.engine.finish(&mut live.out)?;
+        finished.retain(|u| owned.contains(u));
+        let new: Vec<Unit> = owned
+            .iter()
+            .filter(|u| !running.contains_key(u) && !finished.contains(u))
+            .copied()
+            .collect();
+        for unit in &new {
+            if matches!(unit, Unit::Shard(p) if *p >= shards) {
+                continue;
+            }
+            tracing::info!(%unit, "unit assigned to this instance: starting it");
+            running.insert(*unit, spawn(*unit));
         }
-        if live.engine.stats().breach_events != breaches_seen {
-            breaches_seen = live.engine.stats().breach_events;
-            breaches_since.get_or_insert(now);
+        let done: Vec<Unit> = running
+            .iter()
+            .filter(|(_, w)| w.handle.is_finished())
+            .map(|(u, _)| *u)
+            .collect();
+        for unit in done {
+            let Some(w) = running.remove(&unit) else {
+                continue;
+            };
+            match w.join() {
+                Ok(s) => {
+                    summary.add(s);
+                    finished.insert(unit);
+                }
+                Err(e) if e.is_fenced() => {
+                    tracing::warn!(%unit, "fenced by another owner of the unit; it restarts here if this instance still owns it");
+                }
+                Err(e) => failed = Some(e),
+            }
         }
-        let emitted = live.engine.stats().windows_emitted != windows_emitted;
-        if emitted {
-            windows_since.get_or_insert(now);
+        if let Some(e) = failed {
+            break Err(e);
         }
-        if emitted || at_end || (live.dirty && now.duration_since(last_commit) >= commit_every) {
-            windows_emitted = live.engine.stats().windows_emitted;
-            live.commit(&producer, &group_metadata, &ids, settings)?;
-            last_commit = Instant::now();
-            if let (Some(since), Some(m)) = (windows_since.take(), &control.metrics) {
-                m.commit_seconds
-                    .observe(last_commit.duration_since(since).as_secs_f64());
+        if opts.exit_at_end {
+            let merger_done = finished.contains(&Unit::Merger);
+            let mine_done = owned
+                .iter()
+                .all(|u| finished.contains(u) || matches!(u, Unit::Shard(p) if *p >= shards));
+            if merger_done || (!owned.contains(&Unit::Merger) && mine_done) {
+                break Ok(());
             }
-            if let Some(m) = &control.metrics {
-                m.transactions.with_label_values(&["committed"]).inc();
-            }
-            if let Some(since) = breaches_since.take() {
-                let us = u64::try_from(last_commit.duration_since(since).as_micros())
-                    .unwrap_or(u64::MAX);
-                live.summary.breach_latency_us.push(us);
-            }
-            if at_end {
-                break;
-            }
-            ctx(producer.begin_transaction(), || {
-                "beginning a transaction".into()
-            })?;
+        }
+    };
+    for (_, w) in std::mem::take(&mut running) {
+        w.stop.store(true, Ordering::SeqCst);
+        match w.join() {
+            Ok(s) => summary.add(s),
+            Err(e) if e.is_fenced() || result.is_err() => {}
+            Err(e) => return Err(e),
         }
     }
-    let Live {
-        engine,
-        parts,
-        mut out,
-        mut summary,
-        ..
-    } = live;
-    if !opts.exit_at_end || !parts.all_at_end() {
-        let mut parts = parts;
-        parts.emitted(&engine.fronts());
-        commit(
-            &producer,
-            &group_metadata,
-            &mut out,
-            &engine,
-            &parts,
-            &ids,
-            settings,
-        )?;
-        summary.transactions += 1;
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
+    result?;
     let mut lat = summary.breach_latency_us.clone();
     lat.sort_unstable();
-    let rank = |permille: u64| {
-        lat[(crate::kpi::sketch::nearest_rank(permille as u32, lat.len() as u64) - 1) as usize]
-    };
     if !lat.is_empty() {
+        let rank = |permille: u32| {
+            lat[(crate::kpi::sketch::nearest_rank(permille, lat.len() as u64) - 1) as usize]
+        };
         tracing::info!(
             transactions_with_breaches = lat.len(),
             p50_ms = format!("{:.2}", rank(500) as f64 / 1000.0),
             p99_ms = format!("{:.2}", rank(990) as f64 / 1000.0),
             max_ms = format!("{:.2}", rank(1000) as f64 / 1000.0),
-            "breach latency (watermark past window end → breach committed)"
+            "breach latency (a shard's watermark past the window's end → breach committed)"
         );
     }
-    crate::telemetry::log_summary(
-        "run",
-        &summary.counters,
-        engine.stats(),
-        &settings.window_sizes_ms,
-        started.elapsed().as_secs_f64(),
-    );
     Ok(summary)
 }

@@ -14,6 +14,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use std::time::Duration;
 
 use super::PipelineError;
+use super::merge::{ShardMessage, ShardProgress};
+use crate::engine::partial::Partial;
 
 /// Sends outputs within the current transaction.
 pub struct KafkaOutput<'a> {
@@ -21,6 +23,8 @@ pub struct KafkaOutput<'a> {
     encoder: &'a OutputEncoder,
     kafka: &'a KafkaSettings,
     metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
+    /// Set for a shard's output: closed windows go to the partials topic.
+    shard: Option<i32>,
 }
 
 impl<'a> KafkaOutput<'a> {
@@ -36,7 +40,31 @@ impl<'a> KafkaOutput<'a> {
             encoder,
             kafka,
             metrics,
+            shard: None,
         }
+    }
+
+    /// The output of input shard `shard`.
+    pub fn for_shard(self, shard: i32) -> Self {
+        KafkaOutput {
+            shard: Some(shard),
+            ..self
+        }
+    }
+
+    fn to_merger(&self, message: &ShardMessage) -> Result<(), PipelineError> {
+        let bytes = message.encode();
+        let key = format!("shard-{}", message.shard());
+        Ok(self.send(
+            BaseRecord::to(&self.kafka.partials_topic)
+                .payload(bytes.as_slice())
+                .key(key.as_bytes()),
+        )?)
+    }
+
+    /// A shard's progress, sent after the partials it covers.
+    pub fn progress(&self, progress: &ShardProgress) -> Result<(), PipelineError> {
+        self.to_merger(&ShardMessage::Progress(progress.clone()))
     }
 
     /// The metrics this output reports to.
@@ -140,6 +168,11 @@ impl Output for KafkaOutput<'_> {
                 .payload(value.as_slice())
                 .key(key.as_bytes()),
         )?)
+    }
+
+    fn partial(&mut self, partial: &Partial) -> Result<(), Self::Error> {
+        let shard = self.shard.unwrap_or_default();
+        self.to_merger(&ShardMessage::Partial(shard, partial.clone()))
     }
 
     fn window_closed(&mut self, start: i64, end: i64) -> Result<(), Self::Error> {

@@ -37,6 +37,17 @@ pub struct Partitions {
     feeding: BTreeMap<(usize, i64), BTreeMap<PartitionId, i64>>,
 }
 
+impl Progress {
+    /// Idle for `idle`, or (with `exit_at_end`) at its end and done re-reading.
+    fn inactive(&self, idle: Duration, exit_at_end: bool, now: Instant) -> bool {
+        if exit_at_end {
+            self.at_end && self.next_offset >= self.replay_until
+        } else {
+            now.duration_since(self.last_record) >= idle
+        }
+    }
+}
+
 impl Partitions {
     /// Adds a partition starting at `offset`.
     pub fn add(
@@ -118,12 +129,7 @@ impl Partitions {
         let mut wm: Option<i64> = None;
         let mut any_active = false;
         for p in self.parts.values() {
-            let inactive = if exit_at_end {
-                p.at_end && p.next_offset >= p.replay_until
-            } else {
-                now.duration_since(p.last_record) >= idle
-            };
-            if inactive {
+            if p.inactive(idle, exit_at_end, now) {
                 continue;
             }
             any_active = true;
@@ -142,6 +148,14 @@ impl Partitions {
     }
 
     /// Notes that the record at `offset` of `id` feeds window `start` of size `size`.
+    /// Whether no partition holds the watermark back (all idle, or at their end with
+    /// `exit_at_end`).
+    pub fn all_inactive(&self, idle: Duration, exit_at_end: bool, now: Instant) -> bool {
+        self.parts
+            .values()
+            .all(|p| p.inactive(idle, exit_at_end, now))
+    }
+
     pub fn feeds(&mut self, size: usize, start: i64, id: PartitionId, offset: i64) {
         let e = self
             .feeding

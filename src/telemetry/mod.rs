@@ -27,6 +27,15 @@ impl Counters {
         *self.dead_letters.entry(reason).or_default() += 1;
     }
 
+    /// Adds another run's (or unit's) counters.
+    pub fn add(&mut self, o: &Counters) {
+        self.records_read += o.records_read;
+        for (r, n) in &o.dead_letters {
+            *self.dead_letters.entry(*r).or_default() += n;
+        }
+        self.late_outage_records += o.late_outage_records;
+    }
+
     /// Total dead letters.
     pub fn dead_letters_total(&self) -> u64 {
         self.dead_letters.values().sum()

@@ -109,7 +109,7 @@ severity = "major"
 
 fn kafka_settings(broker: &Broker, group: &str) -> (Settings, String) {
     let toml = format!(
-        "{RULES}\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"{group}\"\ncommit_interval = \"100ms\"\noutput_partitions = 2\n[http]\naddress = \"\"\n",
+        "{RULES}\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"{group}\"\ncommit_interval = \"100ms\"\nsession_timeout = \"2s\"\noutput_partitions = 2\n[http]\naddress = \"\"\n",
         broker.addr
     );
     (settings(&toml), toml)

@@ -53,7 +53,7 @@ fn prometheus_scrapes_the_kpis_of_the_latest_closed_window() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (http_port, prom_port) = (free_port(), free_port());
     let toml = format!(
-        "[inventory]\npath = \"cells.csv\"\n[windows]\nidle_timeout = \"1s\"\n[[rules]]\nname = \"AlwaysShaky\"\nkpi = \"network_connection_ratio\"\nlevel = \"network\"\nop = \"<\"\nraise = 1.01\nseverity = \"warning\"\n[plans.\"5G-PREMIUM\"]\nmin_dl_bps = 100000000\n[plans.\"4G-STANDARD\"]\nmin_dl_bps = 20000000\n[plans.BASIC]\nmin_dl_bps = 5000000\n[prometheus]\nremote_write_url = \"http://127.0.0.1:{prom_port}/api/v1/write\"\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"scraped\"\ncommit_interval = \"200ms\"\n[http]\naddress = \"127.0.0.1:{http_port}\"\n",
+        "[inventory]\npath = \"cells.csv\"\n[windows]\nidle_timeout = \"1s\"\n[[rules]]\nname = \"AlwaysShaky\"\nkpi = \"network_connection_ratio\"\nlevel = \"network\"\nop = \"<\"\nraise = 1.01\nseverity = \"warning\"\n[plans.\"5G-PREMIUM\"]\nmin_dl_bps = 100000000\n[plans.\"4G-STANDARD\"]\nmin_dl_bps = 20000000\n[plans.BASIC]\nmin_dl_bps = 5000000\n[prometheus]\nremote_write_url = \"http://127.0.0.1:{prom_port}/api/v1/write\"\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"scraped\"\ncommit_interval = \"200ms\"\nsession_timeout = \"2s\"\n[http]\naddress = \"127.0.0.1:{http_port}\"\n",
         broker.addr
     );
     std::fs::write(dir.path().join("cells.csv"), SMALL_INVENTORY_CSV).expect("cells");

@@ -120,7 +120,7 @@ fn confluent_framing_resolves_older_and_newer_producers() {
     let broker = Broker::start();
     let cells = small_inventory();
     let toml = format!(
-        "[windows]\nsizes = [\"5m\"]\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"confluent\"\ncommit_interval = \"100ms\"\nschema_registry_url = \"{}\"\n[kafka.framing]\ncalls = \"confluent\"\ndata_sessions = \"confluent\"\noutages = \"confluent\"\n",
+        "[windows]\nsizes = [\"5m\"]\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"confluent\"\ncommit_interval = \"100ms\"\nsession_timeout = \"2s\"\nschema_registry_url = \"{}\"\n[kafka.framing]\ncalls = \"confluent\"\ndata_sessions = \"confluent\"\noutages = \"confluent\"\n",
         broker.addr, registry.url
     );
     let s = settings(&toml);
