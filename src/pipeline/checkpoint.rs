@@ -129,6 +129,12 @@ pub(super) fn commit_with(
     let bytes =
         serde_json::to_vec(checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
     out.checkpoint(key, &bytes)?;
+    // The checkpoint must be on the broker before the offsets: a broker that applies
+    // transactional offsets before the commit (Tansu does) would otherwise keep offsets whose
+    // checkpoint a crash lost.
+    ctx(producer.flush(TIMEOUT), || {
+        "flushing the transaction".into()
+    })?;
     ctx(
         producer.send_offsets_to_transaction(offsets, group, TIMEOUT),
         || "sending offsets to the transaction".into(),

@@ -17,7 +17,7 @@
 use super::checkpoint::{commit_with, find_checkpoint};
 use super::output::KafkaOutput;
 use super::{
-    Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
+    CommitClock, Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
     transactional_producer, wall_ms,
 };
 use crate::config::Settings;
@@ -37,9 +37,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// Windows of a size kept in the duplicate filter after they were emitted.
-const SEEN_WINDOWS: i64 = 16;
 
 /// Where a shard stands, sent after the partials it covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,11 +114,21 @@ pub fn merged_watermark(shards: i32, progress: &BTreeMap<i32, ShardProgress>) ->
     }
 }
 
+/// Whether a partial of an emitted window is a copy of one merged before: its shard had already
+/// reported a watermark past the window's end, so it had sent that window then. (Otherwise the
+/// shard was idle and fell behind: the partial is late.)
+fn duplicate(progress: &BTreeMap<i32, ShardProgress>, shard: i32, p: &Partial) -> bool {
+    progress
+        .get(&shard)
+        .and_then(|s| s.watermark)
+        .is_some_and(|wm| wm >= p.start + p.size_ms)
+}
+
 /// The merger's state besides the engine.
 #[derive(Default)]
 struct Merge {
     progress: BTreeMap<i32, ShardProgress>,
-    /// (shard, size, start) of partials held or recently emitted.
+    /// (shard, size, start) of the partials open windows hold.
     seen: BTreeSet<(i32, i64, i64)>,
     /// (size, start) of open windows → first offset of a partial feeding them.
     feeding: BTreeMap<(i64, i64), i64>,
@@ -130,6 +137,19 @@ struct Merge {
 }
 
 impl Merge {
+    /// Takes a shard's progress. Its watermark never goes back: a shard restarted from an
+    /// older checkpoint reports less than the copies an aborted transaction of it left behind
+    /// (which the merger may already have acted on), and then sends again what it had sent.
+    fn progress_of(&mut self, mut p: ShardProgress) {
+        if let Some(old) = self.progress.get(&p.shard)
+            && old.watermark > p.watermark
+        {
+            p.watermark = old.watermark;
+            p.advanced_at_ms = old.advanced_at_ms;
+        }
+        self.progress.insert(p.shard, p);
+    }
+
     /// Forgets what emitted windows needed.
     fn emitted(&mut self, engine: &Engine, sizes: &[i64]) {
         let front = |size: i64| {
@@ -140,9 +160,8 @@ impl Merge {
         };
         self.feeding
             .retain(|(size, start), _| front(*size).is_none_or(|f| *start >= f));
-        self.seen.retain(|(_, size, start)| {
-            front(*size).is_none_or(|f| *start >= f - SEEN_WINDOWS * size)
-        });
+        self.seen
+            .retain(|(_, size, start)| front(*size).is_none_or(|f| *start >= f));
     }
 
     fn low_water(&self) -> i64 {
@@ -225,12 +244,11 @@ pub(super) fn run_merger(
         restored: checkpoint.is_some(),
         ..RunSummary::default()
     };
-    let commit_every = Duration::from_millis(u64::try_from(k.commit_interval_ms).unwrap_or(1000));
-    let mut last_commit = Instant::now();
+    let mut clock = CommitClock::new(k);
+    let mut caught_up = false;
     let mut windows_emitted = engine.stats().windows_emitted;
     let mut breaches_seen = engine.stats().breach_events;
     let mut unlocked_at: Option<i64> = None;
-    let mut windows_since: Option<Instant> = None;
     ctx(producer.begin_transaction(), || {
         "beginning a transaction".into()
     })?;
@@ -240,6 +258,7 @@ pub(super) fn run_merger(
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
+                caught_up = false;
                 let offset = m.offset();
                 merge.next_offset = offset + 1;
                 let replay = offset < resume_until;
@@ -265,6 +284,13 @@ pub(super) fn run_merger(
                                 Ok(()) => {
                                     merge.feeding.entry((p.size_ms, p.start)).or_insert(offset);
                                 }
+                                Err(_) if duplicate(&merge.progress, shard, &p) => {
+                                    tracing::debug!(
+                                        shard,
+                                        start = p.start,
+                                        "copy of a partial already emitted: ignored"
+                                    );
+                                }
                                 Err(e) if !replay => {
                                     let reject = Reject::new(
                                         Reason::Late,
@@ -279,13 +305,13 @@ pub(super) fn run_merger(
                     }
                     Ok(ShardMessage::Progress(p)) => {
                         if !replay {
-                            merge.progress.insert(p.shard, p);
+                            merge.progress_of(p);
                         }
                     }
                 }
                 merge.dirty |= !replay;
             }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(KafkaError::PartitionEOF(_))) | None => caught_up = true,
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
         }
         if merge.next_offset < resume_until {
@@ -301,7 +327,6 @@ pub(super) fn run_merger(
         }
         let emitted = engine.stats().windows_emitted != windows_emitted;
         if emitted {
-            windows_since.get_or_insert_with(Instant::now);
             report(control, &engine);
         }
         if engine.stats().breach_events != breaches_seen {
@@ -315,7 +340,7 @@ pub(super) fn run_merger(
                 .or_else(|| merge.progress.values().max_by_key(|s| s.advanced_at_ms))
                 .map(|s| s.advanced_at_ms);
         }
-        if emitted || all_end || (merge.dirty && last_commit.elapsed() >= commit_every) {
+        if clock.due(emitted, caught_up, merge.dirty, Instant::now()) || all_end {
             windows_emitted = engine.stats().windows_emitted;
             commit(
                 &producer,
@@ -327,14 +352,13 @@ pub(super) fn run_merger(
                 settings,
             )?;
             summary.transactions += 1;
-            last_commit = Instant::now();
+            let waited = clock.committed();
             if let Some(m) = &control.metrics {
                 m.transactions.with_label_values(&["committed"]).inc();
-                if let Some(since) = windows_since.take() {
-                    m.commit_seconds.observe(since.elapsed().as_secs_f64());
+                if let Some(w) = waited {
+                    m.commit_seconds.observe(w.as_secs_f64());
                 }
             }
-            windows_since = None;
             if let Some(at) = unlocked_at.take() {
                 let us = (wall_ms() - at).max(0) as u64 * 1000;
                 summary.breach_latency_us.push(us);
@@ -398,12 +422,17 @@ fn commit(
     settings: &Settings,
 ) -> Result<(), PipelineError> {
     merge.emitted(engine, &settings.window_sizes_ms);
+    let mut saved = engine.checkpoint();
+    // Re-read partials rebuild the open windows whole, outage counts included.
+    for size in &mut saved.sizes {
+        size.windows.clear();
+    }
     let cp = MergerCheckpoint {
         key: key.to_string(),
         resume_until: merge.next_offset,
         low_water: merge.low_water(),
         shards: merge.progress.values().cloned().collect(),
-        engine: engine.checkpoint(),
+        engine: saved,
     };
     let mut offsets = TopicPartitionList::new();
     ctx(

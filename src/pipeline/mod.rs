@@ -70,7 +70,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const STREAMS: [Stream; 3] = [Stream::Call, Stream::Session, Stream::Outage];
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -216,6 +216,49 @@ fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// When a unit commits its transaction.
+struct CommitClock {
+    every: Duration,
+    last: Instant,
+    /// When the first window not yet committed was emitted.
+    emitted_since: Option<Instant>,
+}
+
+/// Longest a closed window waits for more windows to share its transaction while input is
+/// still flowing (a backlog batches its windows; live traffic commits them at once).
+const BATCH_WINDOWS: Duration = Duration::from_millis(50);
+
+impl CommitClock {
+    fn new(k: &KafkaSettings) -> Self {
+        CommitClock {
+            every: Duration::from_millis(u64::try_from(k.commit_interval_ms).unwrap_or(1000)),
+            last: Instant::now(),
+            emitted_since: None,
+        }
+    }
+
+    /// Whether to commit now: closed windows are waiting and the input is caught up (the last
+    /// poll found nothing) or they waited [`BATCH_WINDOWS`]; or anything else is waiting and
+    /// the commit interval passed.
+    fn due(&mut self, emitted: bool, caught_up: bool, pending: bool, now: Instant) -> bool {
+        if emitted {
+            self.emitted_since.get_or_insert(now);
+        }
+        match self.emitted_since {
+            Some(since) => caught_up || now.duration_since(since) >= BATCH_WINDOWS,
+            None => pending && now.duration_since(self.last) >= self.every,
+        }
+    }
+
+    /// A transaction committed; returns how long its first closed window waited.
+    fn committed(&mut self) -> Option<Duration> {
+        self.last = Instant::now();
+        self.emitted_since
+            .take()
+            .map(|since| self.last.duration_since(since))
+    }
 }
 
 /// A unit running on a thread of its own.

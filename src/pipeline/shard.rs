@@ -9,7 +9,7 @@ use super::merge::ShardProgress;
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::{
-    Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
+    CommitClock, Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
     transactional_producer, wall_ms,
 };
 use crate::config::Settings;
@@ -126,9 +126,9 @@ pub(super) fn run_shard(
         dirty: false,
         checkpoint_key,
     };
-    let commit_every = Duration::from_millis(u64::try_from(k.commit_interval_ms).unwrap_or(1000));
+    let mut clock = CommitClock::new(k);
+    let mut caught_up = false;
     let idle = Duration::from_millis(u64::try_from(settings.idle_timeout_ms).unwrap_or(60_000));
-    let mut last_commit = Instant::now();
     let mut windows_emitted = live.engine.stats().windows_emitted;
     let mut polls_since_end_check = 0u32;
     let mut last_progress: Option<ShardProgress> = None;
@@ -166,6 +166,7 @@ pub(super) fn run_shard(
         let now = Instant::now();
         match polled {
             Some(Ok(m)) => {
+                caught_up = false;
                 let Some(si) = topic_index(m.topic()) else {
                     continue;
                 };
@@ -200,7 +201,10 @@ pub(super) fn run_shard(
                     continue;
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => polls_since_end_check = u32::MAX,
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {
+                polls_since_end_check = u32::MAX;
+                caught_up = true;
+            }
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
         }
         polls_since_end_check = polls_since_end_check.saturating_add(1);
@@ -245,15 +249,12 @@ pub(super) fn run_shard(
             .as_ref()
             .is_none_or(|p| (p.watermark, p.idle) != (progress.watermark, progress.idle));
         let emitted = live.engine.stats().windows_emitted != windows_emitted;
-        if emitted
-            || at_end
-            || ((live.dirty || moved) && now.duration_since(last_commit) >= commit_every)
-        {
+        if clock.due(emitted, caught_up, live.dirty || moved, now) || at_end {
             windows_emitted = live.engine.stats().windows_emitted;
             live.out.progress(&progress)?;
             last_progress = Some(progress);
             live.commit(&producer, &group_metadata, &ids)?;
-            last_commit = Instant::now();
+            clock.committed();
             if let Some(m) = &control.metrics {
                 m.transactions.with_label_values(&["committed"]).inc();
             }

@@ -359,7 +359,7 @@ fn sigkill_and_restart_give_the_outputs_of_an_uninterrupted_run() {
             .spawn()
             .expect("start netkpi run");
         // Let it work a little longer each time, then SIGKILL it (Child::kill sends SIGKILL).
-        let deadline = Instant::now() + Duration::from_millis(400 + 150 * attempt);
+        let deadline = Instant::now() + Duration::from_millis(700 + 150 * attempt);
         let mut status = None;
         while Instant::now() < deadline {
             if let Some(st) = child.try_wait().expect("wait") {
@@ -408,6 +408,17 @@ fn sigkill_and_restart_give_the_outputs_of_an_uninterrupted_run() {
             )
         })
         .collect();
+    for d in dead
+        .iter()
+        .filter(|d| header(d, "netkpi.reason") != b"malformed")
+        .take(5)
+    {
+        eprintln!(
+            "unexpected dead letter: {} {}",
+            String::from_utf8_lossy(&header(d, "netkpi.reason")),
+            String::from_utf8_lossy(&header(d, "netkpi.detail"))
+        );
+    }
     assert_eq!(
         sources.len() as u64,
         reference.counters.dead_letters_total()
