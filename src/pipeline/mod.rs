@@ -3,7 +3,7 @@
 //!
 //! # Work split (scale-out)
 //! The work is cut into *units* that instances of one deployment share through a consumer group
-//! (`<group_id>.owners`, cooperative-sticky assignment, see [`owners`]): input **shard** *p*
+//! (`<group_id>.owners`, see [`owners`]): input **shard** *p*
 //! is partition *p* of every input topic (calls, data sessions and outages keyed by cell, so a
 //! cell's records of all three streams meet in one shard), and the **merger** is the single
 //! partition of the internal partials topic. Whoever owns a unit runs it on a thread of its
@@ -362,9 +362,10 @@ pub fn run(
             }
         }
         finished.retain(|u| owned.contains(u));
+        let settled = owners.settled();
         let new: Vec<Unit> = owned
             .iter()
-            .filter(|u| !running.contains_key(u) && !finished.contains(u))
+            .filter(|u| settled && !running.contains_key(u) && !finished.contains(u))
             .copied()
             .collect();
         for unit in &new {
@@ -397,7 +398,7 @@ pub fn run(
         if let Some(e) = failed {
             break Err(e);
         }
-        if opts.exit_at_end {
+        if opts.exit_at_end && settled {
             let merger_done = finished.contains(&Unit::Merger);
             let mine_done = owned
                 .iter()

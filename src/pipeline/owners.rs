@@ -1,8 +1,8 @@
 //! Who runs which unit: a consumer group (`<group_id>.owners`) subscribed to the input topic
 //! with the most partitions (partition *p* ↦ input shard *p*) and to the single-partition
 //! partials topic (↦ the merger). Kafka's group protocol gives every unit to exactly one live
-//! member and moves it when members come and go (cooperative-sticky: a rebalance moves only
-//! what it must). The group only decides ownership: its partitions are paused as soon as they
+//! member and moves it when members come and go (eager protocol: a rebalance stops every unit,
+//! each committing what it did, and the new assignment restarts them from their checkpoints). The group only decides ownership: its partitions are paused as soon as they
 //! are assigned and nothing is read or committed through it; each unit reads and commits with
 //! its own consumer and transactional producer.
 
@@ -34,7 +34,10 @@ impl std::fmt::Display for Unit {
 /// Pauses what the group assigns and notes that an assignment arrived.
 #[derive(Default)]
 pub struct OwnersContext {
+    /// An assignment arrived at least once.
     assigned: AtomicBool,
+    /// The latest rebalance finished with an assignment (false from a revocation until then).
+    settled: AtomicBool,
 }
 
 impl rdkafka::ClientContext for OwnersContext {
@@ -44,12 +47,19 @@ impl rdkafka::ClientContext for OwnersContext {
 }
 
 impl ConsumerContext for OwnersContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            self.settled.store(false, Ordering::SeqCst);
+        }
+    }
+
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             if let Err(e) = consumer.pause(tpl) {
                 tracing::warn!(error = %e, "cannot pause the owners group's partitions");
             }
             self.assigned.store(true, Ordering::SeqCst);
+            self.settled.store(true, Ordering::SeqCst);
         }
     }
 }
@@ -72,7 +82,7 @@ impl Owners {
         let consumer: BaseConsumer<OwnersContext> = ctx(
             base_config(k)
                 .set("group.id", &group)
-                .set("partition.assignment.strategy", "cooperative-sticky")
+                .set("partition.assignment.strategy", "range")
                 .set("session.timeout.ms", k.session_timeout_ms.to_string())
                 .set(
                     "heartbeat.interval.ms",
@@ -101,7 +111,14 @@ impl Owners {
         }
     }
 
-    /// The units this instance owns, once the group has assigned anything (`None` before).
+    /// Whether the latest rebalance has finished: units may start, and "all my units are done"
+    /// means something.
+    pub fn settled(&self) -> bool {
+        self.consumer.context().settled.load(Ordering::SeqCst)
+    }
+
+    /// The units this instance owns, once the group has assigned anything (`None` before);
+    /// empty while a rebalance is under way.
     pub fn owned(&self) -> Option<BTreeSet<Unit>> {
         if !self.consumer.context().assigned.load(Ordering::SeqCst) {
             return None;

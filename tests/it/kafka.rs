@@ -506,3 +506,65 @@ fn sigterm_commits_and_a_restart_continues_exactly() {
     let reference = replay_lines(&s, &cells, &lines);
     assert_kpis_topic_equals(&s, &reference.kpis);
 }
+
+/// Scale-out: two instances of one deployment (same config, so the same groups and
+/// transactional-id prefix) share the shards; a third joins while they work, taking shards over
+/// (a rebalance). Together they write exactly the records one instance writes.
+#[test]
+fn instances_in_one_group_give_the_outputs_of_one() {
+    let broker = Broker::start();
+    let cells = small_inventory();
+    let (s, _dir, config) = binary_setup(&broker, "scaled");
+    let (items, lines) = traffic(&cells, 14, 10 * 60, 8.0);
+    netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
+
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_netkpi"))
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap_or_default(),
+                "--exit-at-end",
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start netkpi run")
+    };
+    let a = start();
+    let b = start();
+    std::thread::sleep(Duration::from_millis(1500));
+    let c = start();
+    let mut units_started = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    for (i, mut child) in [a, b, c].into_iter().enumerate() {
+        while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill(); // only if it hung
+        let out = child.wait_with_output().expect("wait");
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        if let Ok(dir) = std::env::var("NETKPI_TEST_LOGS") {
+            let _ = std::fs::write(format!("{dir}/instance{i}.log"), &log);
+        }
+        assert!(out.status.success(), "{log}");
+        units_started.push(log.matches("unit assigned to this instance").count());
+    }
+    assert!(
+        units_started.iter().filter(|n| **n > 0).count() >= 2,
+        "the work was shared: units started per instance {units_started:?}"
+    );
+
+    let reference = replay_lines(&s, &cells, &lines);
+    assert_kpis_topic_equals(&s, &reference.kpis);
+    let breaches = decode_all(
+        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
+        breach_schema(),
+    );
+    assert_same_breaches(
+        &sorted(breaches, breach_sort_key),
+        &sorted(reference.breaches.clone(), breach_sort_key),
+    );
+    eprintln!("units started per instance: {units_started:?}");
+}
