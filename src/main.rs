@@ -254,9 +254,14 @@ fn run(command: Command) -> Result<ExitCode> {
             if let Some(m) = &control.metrics {
                 m.finish_remote_write();
             }
+            let rate = summary.counters.records_read as f64 / summary.seconds.max(1e-9);
             tracing::info!(
+                records_read = summary.counters.records_read,
+                dead_letters = summary.counters.dead_letters_total(),
                 transactions = summary.transactions,
                 restored = summary.restored,
+                seconds = format!("{:.3}", summary.seconds),
+                records_per_second = format!("{rate:.0}"),
                 "run finished"
             );
             Ok(ExitCode::SUCCESS)

@@ -249,6 +249,8 @@ pub(super) fn run_merger(
     let mut windows_emitted = engine.stats().windows_emitted;
     let mut breaches_seen = engine.stats().breach_events;
     let mut unlocked_at: Option<i64> = None;
+    // When the shard whose progress last raised the pipeline's watermark moved its own.
+    let mut moved_at: Option<i64> = None;
     ctx(producer.begin_transaction(), || {
         "beginning a transaction".into()
     })?;
@@ -305,7 +307,13 @@ pub(super) fn run_merger(
                     }
                     Ok(ShardMessage::Progress(p)) => {
                         if !replay {
+                            let before = merged_watermark(shards, &merge.progress);
+                            let at = p.advanced_at_ms;
                             merge.progress_of(p);
+                            if merged_watermark(shards, &merge.progress) > before {
+                                // This shard's move is what lets the next windows close.
+                                moved_at = Some(at);
+                            }
                         }
                     }
                 }
@@ -331,14 +339,7 @@ pub(super) fn run_merger(
         }
         if engine.stats().breach_events != breaches_seen {
             breaches_seen = engine.stats().breach_events;
-            // The window closed when the slowest active shard's watermark passed its end.
-            unlocked_at = merge
-                .progress
-                .values()
-                .filter(|s| !s.idle && !s.at_end)
-                .min_by_key(|s| s.watermark)
-                .or_else(|| merge.progress.values().max_by_key(|s| s.advanced_at_ms))
-                .map(|s| s.advanced_at_ms);
+            unlocked_at = unlocked_at.or(moved_at);
         }
         if clock.due(emitted, caught_up, merge.dirty, Instant::now()) || all_end {
             windows_emitted = engine.stats().windows_emitted;
