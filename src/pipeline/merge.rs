@@ -16,6 +16,7 @@
 
 use super::checkpoint::{commit_with, find_checkpoint};
 use super::output::KafkaOutput;
+use super::progress::{ShardMessage, ShardProgress, duplicate, merged_watermark};
 use super::{
     CommitClock, Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
     transactional_producer, wall_ms,
@@ -23,7 +24,6 @@ use super::{
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
-use crate::engine::partial::Partial;
 use crate::inventory::Cell;
 use crate::kafka::client::ctx;
 use crate::kafka::codec::OutputEncoder;
@@ -38,49 +38,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Where a shard stands, sent after the partials it covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardProgress {
-    pub shard: i32,
-    /// The shard engine's watermark (`None` before its first record).
-    pub watermark: Option<i64>,
-    /// Every partition of the shard is idle: it does not hold the pipeline's watermark back.
-    pub idle: bool,
-    /// `--exit-at-end`: the shard reached the end of its partitions and closed its windows.
-    pub at_end: bool,
-    /// Wall-clock ms when the watermark last moved (for the breach-latency figure only).
-    pub advanced_at_ms: i64,
-}
-
-/// A record of the partials topic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ShardMessage {
-    /// A closed window of shard `.0`.
-    Partial(i32, Partial),
-    Progress(ShardProgress),
-}
-
-impl ShardMessage {
-    /// The shard that sent it.
-    pub fn shard(&self) -> i32 {
-        match self {
-            ShardMessage::Partial(s, _) => *s,
-            ShardMessage::Progress(p) => p.shard,
-        }
-    }
-
-    /// Binary encoding (postcard).
-    pub fn encode(&self) -> Vec<u8> {
-        // Serialising plain data into a Vec cannot fail.
-        postcard::to_stdvec(self).unwrap_or_default()
-    }
-
-    /// Decodes a record of the partials topic.
-    pub fn decode(bytes: &[u8]) -> Result<Self, postcard::Error> {
-        postcard::from_bytes(bytes)
-    }
-}
-
 /// The merger's checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergerCheckpoint {
@@ -94,36 +51,6 @@ pub struct MergerCheckpoint {
     pub engine: EngineCheckpoint,
 }
 
-/// The pipeline's watermark from the shards' progress (see the module doc).
-pub fn merged_watermark(shards: i32, progress: &BTreeMap<i32, ShardProgress>) -> Option<i64> {
-    let mut wm: Option<i64> = None;
-    let mut any_active = false;
-    for p in 0..shards {
-        let s = progress.get(&p)?;
-        if s.idle || s.at_end {
-            continue;
-        }
-        any_active = true;
-        let w = s.watermark?;
-        wm = Some(wm.map_or(w, |m| m.min(w)));
-    }
-    if any_active {
-        wm
-    } else {
-        progress.values().filter_map(|s| s.watermark).max()
-    }
-}
-
-/// Whether a partial of an emitted window is a copy of one merged before: its shard had already
-/// reported a watermark past the window's end, so it had sent that window then. (Otherwise the
-/// shard was idle and fell behind: the partial is late.)
-fn duplicate(progress: &BTreeMap<i32, ShardProgress>, shard: i32, p: &Partial) -> bool {
-    progress
-        .get(&shard)
-        .and_then(|s| s.watermark)
-        .is_some_and(|wm| wm >= p.start + p.size_ms)
-}
-
 /// The merger's state besides the engine.
 #[derive(Default)]
 struct Merge {
@@ -134,6 +61,10 @@ struct Merge {
     feeding: BTreeMap<(i64, i64), i64>,
     next_offset: i64,
     dirty: bool,
+    /// Input shards (partitions of the widest input topic).
+    shards: i32,
+    /// When the shard whose progress last raised the pipeline's watermark moved its own.
+    moved_at: Option<i64>,
 }
 
 impl Merge {
@@ -148,6 +79,59 @@ impl Merge {
             p.advanced_at_ms = old.advanced_at_ms;
         }
         self.progress.insert(p.shard, p);
+    }
+
+    /// Takes the record of the partials topic at `offset` (`replay`: below the checkpointed
+    /// position, it only rebuilds open windows). Returns why it is a dead letter, if it is.
+    fn take(
+        &mut self,
+        engine: &mut Engine,
+        payload: &[u8],
+        offset: i64,
+        replay: bool,
+    ) -> Option<Reject> {
+        self.dirty |= !replay;
+        let message = match ShardMessage::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                let detail = format!("not a shard message: {e}");
+                return (!replay).then(|| Reject::new(Reason::Malformed, detail));
+            }
+        };
+        match message {
+            ShardMessage::Partial(shard, p) => {
+                if !self.seen.insert((shard, p.size_ms, p.start)) {
+                    tracing::debug!(
+                        shard,
+                        start = p.start,
+                        "copy of a partial already held: ignored"
+                    );
+                    return None;
+                }
+                match engine.ingest_partial(&p) {
+                    Ok(()) => {
+                        self.feeding.entry((p.size_ms, p.start)).or_insert(offset);
+                        None
+                    }
+                    Err(_) if replay || duplicate(&self.progress, shard, &p) => None,
+                    Err(e) => Some(Reject::new(
+                        Reason::Late,
+                        format!("partial of shard {shard}: {e}"),
+                    )),
+                }
+            }
+            ShardMessage::Progress(p) if !replay => {
+                let before = merged_watermark(self.shards, &self.progress);
+                let at = p.advanced_at_ms;
+                self.progress_of(p);
+                if merged_watermark(self.shards, &self.progress) > before {
+                    // This shard's move is what lets the next windows close.
+                    self.moved_at = Some(at);
+                }
+                None
+            }
+            ShardMessage::Progress(_) => None,
+        }
     }
 
     /// Forgets what emitted windows needed.
@@ -209,7 +193,10 @@ pub(super) fn run_merger(
         |c: &MergerCheckpoint| Some(c.resume_until) == committed,
     )?;
     let mut engine = Engine::new(settings, cells);
-    let mut merge = Merge::default();
+    let mut merge = Merge {
+        shards,
+        ..Merge::default()
+    };
     let mut resume_until = 0;
     if let Some(cp) = &checkpoint {
         engine
@@ -249,8 +236,6 @@ pub(super) fn run_merger(
     let mut windows_emitted = engine.stats().windows_emitted;
     let mut breaches_seen = engine.stats().breach_events;
     let mut unlocked_at: Option<i64> = None;
-    // When the shard whose progress last raised the pipeline's watermark moved its own.
-    let mut moved_at: Option<i64> = None;
     ctx(producer.begin_transaction(), || {
         "beginning a transaction".into()
     })?;
@@ -263,61 +248,14 @@ pub(super) fn run_merger(
                 caught_up = false;
                 let offset = m.offset();
                 merge.next_offset = offset + 1;
-                let replay = offset < resume_until;
                 let payload = m.payload().unwrap_or_default();
-                let source = || (topic.to_string(), 0, offset, m.key().map(<[u8]>::to_vec));
-                match ShardMessage::decode(payload) {
-                    Err(e) if !replay => {
-                        let reject =
-                            Reject::new(Reason::Malformed, format!("not a shard message: {e}"));
-                        summary.counters.dead_letter(reject.reason);
-                        out.dead_letter(&reject, source(), payload)?;
-                    }
-                    Err(_) => {}
-                    Ok(ShardMessage::Partial(shard, p)) => {
-                        if !merge.seen.insert((shard, p.size_ms, p.start)) {
-                            tracing::debug!(
-                                shard,
-                                start = p.start,
-                                "copy of a partial already held: ignored"
-                            );
-                        } else {
-                            match engine.ingest_partial(&p) {
-                                Ok(()) => {
-                                    merge.feeding.entry((p.size_ms, p.start)).or_insert(offset);
-                                }
-                                Err(_) if duplicate(&merge.progress, shard, &p) => {
-                                    tracing::debug!(
-                                        shard,
-                                        start = p.start,
-                                        "copy of a partial already emitted: ignored"
-                                    );
-                                }
-                                Err(e) if !replay => {
-                                    let reject = Reject::new(
-                                        Reason::Late,
-                                        format!("partial of shard {shard}: {e}"),
-                                    );
-                                    summary.counters.dead_letter(reject.reason);
-                                    out.dead_letter(&reject, source(), payload)?;
-                                }
-                                Err(_) => {}
-                            }
-                        }
-                    }
-                    Ok(ShardMessage::Progress(p)) => {
-                        if !replay {
-                            let before = merged_watermark(shards, &merge.progress);
-                            let at = p.advanced_at_ms;
-                            merge.progress_of(p);
-                            if merged_watermark(shards, &merge.progress) > before {
-                                // This shard's move is what lets the next windows close.
-                                moved_at = Some(at);
-                            }
-                        }
-                    }
+                if let Some(reject) =
+                    merge.take(&mut engine, payload, offset, offset < resume_until)
+                {
+                    summary.counters.dead_letter(reject.reason);
+                    let source = (topic.to_string(), 0, offset, m.key().map(<[u8]>::to_vec));
+                    out.dead_letter(&reject, source, payload)?;
                 }
-                merge.dirty |= !replay;
             }
             Some(Err(KafkaError::PartitionEOF(_))) | None => caught_up = true,
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
@@ -339,7 +277,7 @@ pub(super) fn run_merger(
         }
         if engine.stats().breach_events != breaches_seen {
             breaches_seen = engine.stats().breach_events;
-            unlocked_at = unlocked_at.or(moved_at);
+            unlocked_at = unlocked_at.or(merge.moved_at);
         }
         if clock.due(emitted, caught_up, merge.dirty, Instant::now()) || all_end {
             windows_emitted = engine.stats().windows_emitted;
@@ -447,49 +385,4 @@ fn commit(
     commit_with(producer, group, out, key, &cp, &offsets)?;
     merge.dirty = false;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(shard: i32, watermark: Option<i64>, idle: bool) -> ShardProgress {
-        ShardProgress {
-            shard,
-            watermark,
-            idle,
-            at_end: false,
-            advanced_at_ms: 0,
-        }
-    }
-
-    #[test]
-    fn merged_watermark_is_the_minimum_over_active_shards() {
-        let mut m = BTreeMap::new();
-        m.insert(0, p(0, Some(100), false));
-        assert_eq!(merged_watermark(2, &m), None, "shard 1 never reported");
-        m.insert(1, p(1, Some(50), false));
-        assert_eq!(merged_watermark(2, &m), Some(50));
-        m.insert(1, p(1, Some(50), true));
-        assert_eq!(
-            merged_watermark(2, &m),
-            Some(100),
-            "idle shards do not hold it"
-        );
-        m.insert(0, p(0, Some(100), true));
-        assert_eq!(merged_watermark(2, &m), Some(100), "all idle: the largest");
-        m.insert(1, p(1, None, false));
-        assert_eq!(
-            merged_watermark(2, &m),
-            None,
-            "an active shard without records holds it"
-        );
-    }
-
-    #[test]
-    fn shard_messages_round_trip() {
-        let msg = ShardMessage::Progress(p(3, Some(-5), true));
-        assert_eq!(ShardMessage::decode(&msg.encode()).unwrap(), msg);
-        assert!(ShardMessage::decode(b"\xff\xff\xff").is_err());
-    }
 }

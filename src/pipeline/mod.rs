@@ -51,6 +51,7 @@ pub mod merge;
 mod output;
 pub mod owners;
 pub mod partitions;
+pub mod progress;
 mod shard;
 
 pub use checkpoint::{Checkpoint, PartitionCheckpoint};

@@ -14,7 +14,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use std::time::Duration;
 
 use super::PipelineError;
-use super::merge::{ShardMessage, ShardProgress};
+use super::progress::{ShardMessage, ShardProgress};
 use crate::engine::partial::Partial;
 
 /// Sends outputs within the current transaction.

@@ -5,9 +5,9 @@
 
 use super::checkpoint::{commit, committed_checkpoint};
 use super::live::{Live, Pending};
-use super::merge::ShardProgress;
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
+use super::progress::ShardProgress;
 use super::{
     CommitClock, Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
     transactional_producer, wall_ms,
