@@ -25,6 +25,7 @@ use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
 use crate::inventory::Cell;
+use crate::kafka::client::QuietConsumer;
 use crate::kafka::client::ctx;
 use crate::kafka::codec::OutputEncoder;
 use crate::model::validate::{Reason, Reject};
@@ -157,6 +158,55 @@ impl Merge {
     }
 }
 
+/// The merger's checkpoint committed with the offset of its group (`consumer`'s).
+fn committed_checkpoint(
+    settings: &Settings,
+    consumer: &QuietConsumer,
+) -> Result<Option<MergerCheckpoint>, PipelineError> {
+    let k = &settings.kafka;
+    let mut tpl = TopicPartitionList::new();
+    ctx(
+        tpl.add_partition_offset(&k.partials_topic, 0, Offset::Invalid),
+        || "building the assignment".into(),
+    )?;
+    let committed_tpl = ctx(consumer.committed_offsets(tpl, TIMEOUT), || {
+        format!("reading committed offsets of group `{}.merger`", k.group_id)
+    })?;
+    let committed = committed_tpl
+        .elements()
+        .first()
+        .and_then(|e| match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        });
+    drop(committed_tpl);
+    let key = format!("{}/merger", k.group_id);
+    find_checkpoint(
+        settings,
+        &key,
+        committed.is_some(),
+        |c: &MergerCheckpoint| Some(c.resume_until) == committed,
+    )
+}
+
+/// Where the merger (wherever it runs) stands: the partials offset of its committed checkpoint,
+/// and whether that checkpoint has every shard at its end (`--exit-at-end` on an instance that
+/// does not run the merger: the job is done).
+pub(super) fn merger_position(
+    settings: &Settings,
+    shards: i32,
+) -> Result<Option<(i64, bool)>, PipelineError> {
+    let consumer = input_consumer(
+        &settings.kafka,
+        &format!("{}.merger", settings.kafka.group_id),
+    )?;
+    Ok(committed_checkpoint(settings, &consumer)?.map(|cp| {
+        let done = cp.shards.len() == usize::try_from(shards).unwrap_or(0)
+            && cp.shards.iter().all(|s| s.at_end);
+        (cp.resume_until, done)
+    }))
+}
+
 /// Runs the merger until every shard reached its end (`exit_at_end`) or a stop request.
 pub(super) fn run_merger(
     settings: &Settings,
@@ -168,30 +218,9 @@ pub(super) fn run_merger(
     let k = &settings.kafka;
     let topic = k.partials_topic.as_str();
     let producer = transactional_producer(k, &format!("{}.merger", k.transactional_id))?;
-    let group = format!("{}.merger", k.group_id);
-    let consumer = input_consumer(k, &group)?;
-    let mut tpl = TopicPartitionList::new();
-    ctx(tpl.add_partition_offset(topic, 0, Offset::Invalid), || {
-        "building the assignment".into()
-    })?;
-    let committed_tpl = ctx(consumer.committed_offsets(tpl, TIMEOUT), || {
-        format!("reading committed offsets of group `{group}`")
-    })?;
-    let committed = committed_tpl
-        .elements()
-        .first()
-        .and_then(|e| match e.offset() {
-            Offset::Offset(o) => Some(o),
-            _ => None,
-        });
-    drop(committed_tpl);
+    let consumer = input_consumer(k, &format!("{}.merger", k.group_id))?;
+    let checkpoint = committed_checkpoint(settings, &consumer)?;
     let key = format!("{}/merger", k.group_id);
-    let checkpoint = find_checkpoint(
-        settings,
-        &key,
-        committed.is_some(),
-        |c: &MergerCheckpoint| Some(c.resume_until) == committed,
-    )?;
     let mut engine = Engine::new(settings, cells);
     let mut merge = Merge {
         shards,

@@ -334,12 +334,39 @@ pub fn run(
     let mut summary = RunSummary::default();
     let mut running: BTreeMap<Unit, Worker> = BTreeMap::new();
     let mut finished: BTreeSet<Unit> = BTreeSet::new();
+    let mut last_merger_check: Option<Instant> = None;
+    let merger_at_start = if opts.exit_at_end {
+        merge::merger_position(&settings, shards)?.map(|(at, _)| at)
+    } else {
+        None
+    };
     let result = loop {
         if control.shutdown.load(Ordering::SeqCst) {
             tracing::info!("shutdown requested: committing and leaving");
             break Ok(());
         }
         owners.poll(Duration::from_millis(100));
+        // With --exit-at-end the job is done when the merger has seen every shard at its end:
+        // here, or on another instance (checked every 2 s while this instance runs no unit:
+        // a checkpoint committed since this instance started, with every shard at its end).
+        // That check does not wait for the group to settle: a rebalance can stall while a
+        // member leaves (Tansu waits for it), and leaving earlier, before the job is done,
+        // would strand the units of a member that died.
+        if opts.exit_at_end {
+            if finished.contains(&Unit::Merger) {
+                break Ok(());
+            }
+            if running.is_empty()
+                && last_merger_check.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(2))
+            {
+                last_merger_check = Some(Instant::now());
+                match merge::merger_position(&settings, shards) {
+                    Ok(Some((at, true))) if Some(at) > merger_at_start => break Ok(()),
+                    Ok(_) => {}
+                    Err(e) => break Err(e),
+                }
+            }
+        }
         let Some(owned) = owners.owned() else {
             continue;
         };
@@ -398,15 +425,6 @@ pub fn run(
         }
         if let Some(e) = failed {
             break Err(e);
-        }
-        if opts.exit_at_end && settled {
-            let merger_done = finished.contains(&Unit::Merger);
-            let mine_done = owned
-                .iter()
-                .all(|u| finished.contains(u) || matches!(u, Unit::Shard(p) if *p >= shards));
-            if merger_done || (!owned.contains(&Unit::Merger) && mine_done) {
-                break Ok(());
-            }
         }
     };
     for (_, w) in std::mem::take(&mut running) {

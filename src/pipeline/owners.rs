@@ -88,6 +88,12 @@ impl Owners {
                     "heartbeat.interval.ms",
                     (k.session_timeout_ms / 4).max(100).to_string(),
                 )
+                // Also the rebalance timeout: how long a rebalance waits for members to rejoin
+                // (Tansu waits that long for one that has gone).
+                .set(
+                    "max.poll.interval.ms",
+                    (k.session_timeout_ms * 3).max(10_000).to_string(),
+                )
                 .set("enable.auto.commit", "false")
                 .set("auto.offset.reset", "latest")
                 .create_with_context(OwnersContext::default()),

@@ -536,8 +536,8 @@ fn instances_in_one_group_give_the_outputs_of_one() {
     let b = start();
     std::thread::sleep(Duration::from_millis(1500));
     let c = start();
-    let mut units_started = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(180);
+    let mut logs = Vec::new();
     for (i, mut child) in [a, b, c].into_iter().enumerate() {
         while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
@@ -548,9 +548,15 @@ fn instances_in_one_group_give_the_outputs_of_one() {
         if let Ok(dir) = std::env::var("NETKPI_TEST_LOGS") {
             let _ = std::fs::write(format!("{dir}/instance{i}.log"), &log);
         }
-        assert!(out.status.success(), "{log}");
-        units_started.push(log.matches("unit assigned to this instance").count());
+        logs.push((out.status, log));
     }
+    for (status, log) in &logs {
+        assert!(status.success(), "{log}");
+    }
+    let units_started: Vec<usize> = logs
+        .iter()
+        .map(|(_, log)| log.matches("unit assigned to this instance").count())
+        .collect();
     assert!(
         units_started.iter().filter(|n| **n > 0).count() >= 2,
         "the work was shared: units started per instance {units_started:?}"
