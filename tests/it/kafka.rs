@@ -574,3 +574,63 @@ fn instances_in_one_group_give_the_outputs_of_one() {
     );
     eprintln!("units started per instance: {units_started:?}");
 }
+
+/// Failover: of two instances sharing the work, one is SIGKILLed mid-run; the survivor takes
+/// its units over (after its session times out) from their checkpoints and the outputs are
+/// still exactly one uninterrupted instance's (every extra copy byte-identical).
+#[test]
+fn a_killed_instance_is_taken_over_by_the_survivor() {
+    let broker = Broker::start();
+    let cells = small_inventory();
+    let (s, _dir, config) = binary_setup(&broker, "failover");
+    let (items, lines) = traffic(&cells, 15, 36 * 60, 8.0);
+    netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_netkpi"))
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap_or_default(),
+                "--exit-at-end",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start netkpi run")
+    };
+    let mut doomed = start();
+    let mut survivor = start();
+    std::thread::sleep(Duration::from_millis(1800));
+    let killed = doomed.try_wait().expect("wait").is_none();
+    let _ = doomed.kill();
+    let doomed_log =
+        String::from_utf8_lossy(&doomed.wait_with_output().expect("wait").stderr).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while survivor.try_wait().expect("wait").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = survivor.kill(); // only if it hung
+    let out = survivor.wait_with_output().expect("wait");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    if let Ok(dir) = std::env::var("NETKPI_TEST_LOGS") {
+        let _ = std::fs::write(format!("{dir}/doomed.log"), &doomed_log);
+        let _ = std::fs::write(format!("{dir}/survivor.log"), &log);
+    }
+    assert!(out.status.success(), "{log}");
+    assert!(killed, "the first instance was still working when killed");
+    assert!(
+        doomed_log.contains("unit assigned to this instance"),
+        "the killed instance had work: {doomed_log}"
+    );
+
+    let reference = replay_lines(&s, &cells, &lines);
+    assert_kpis_topic_equals(&s, &reference.kpis);
+    let breaches = decode_all(
+        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
+        breach_schema(),
+    );
+    assert_same_breaches(
+        &sorted(breaches, breach_sort_key),
+        &sorted(reference.breaches.clone(), breach_sort_key),
+    );
+}
