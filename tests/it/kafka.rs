@@ -274,6 +274,42 @@ pub fn assert_kpis_topic_equals(s: &Settings, reference: &[Value]) {
     );
 }
 
+/// The distinct records of the `kpi-breaches` topic equal `reference` (replay output).
+fn assert_breaches_topic_equals(s: &Settings, reference: &[Value]) {
+    let breaches = decode_all(
+        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
+        breach_schema(),
+    );
+    assert_same_breaches(
+        &sorted(breaches, breach_sort_key),
+        &sorted(reference.to_vec(), breach_sort_key),
+    );
+}
+
+/// `netkpi run --exit-at-end` with `config`, stderr captured.
+fn start_run(config: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_netkpi"))
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap_or_default(),
+            "--exit-at-end",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netkpi run")
+}
+
+/// Waits for `child` until `deadline`, then kills it (a hang fails the test, not CI's clock).
+fn wait_until(mut child: std::process::Child, deadline: Instant) -> std::process::Output {
+    while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("wait")
+}
+
 fn run_in_process(s: &Settings, cells: &[netkpi::inventory::Cell]) -> netkpi::pipeline::RunSummary {
     let control = netkpi::pipeline::Control::default();
     netkpi::pipeline::run(
@@ -297,15 +333,8 @@ fn kafka_run_equals_replay_and_dead_letters_carry_their_source() {
 
     let reference = replay_lines(&s, &cells, &lines);
     assert_kpis_topic_equals(&s, &reference.kpis);
-    let breaches = decode_all(
-        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
-        breach_schema(),
-    );
-    assert!(!breaches.is_empty());
-    assert_same_breaches(
-        &sorted(breaches, breach_sort_key),
-        &sorted(reference.breaches.clone(), breach_sort_key),
-    );
+    assert!(!reference.breaches.is_empty());
+    assert_breaches_topic_equals(&s, &reference.breaches);
 
     let dead = read_all(&s.kafka, "dead-letters").expect("read dead letters");
     assert_eq!(dead.len() as u64, reference.counters.dead_letters_total());
@@ -347,17 +376,7 @@ fn sigkill_and_restart_give_the_outputs_of_an_uninterrupted_run() {
     let mut kills = 0;
     let mut restored = false;
     for attempt in 0..40 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netkpi"))
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap_or_default(),
-                "--exit-at-end",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start netkpi run");
+        let mut child = start_run(&config);
         // Let it work a little longer each time, then SIGKILL it (Child::kill sends SIGKILL).
         let deadline = Instant::now() + Duration::from_millis(700 + 150 * attempt);
         let mut status = None;
@@ -430,14 +449,7 @@ fn sigkill_and_restart_give_the_outputs_of_an_uninterrupted_run() {
         &sorted(kpis, kpi_sort_key),
         &sorted(reference.kpis.clone(), kpi_sort_key),
     );
-    let breaches = decode_all(
-        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
-        breach_schema(),
-    );
-    assert_same_breaches(
-        &sorted(breaches, breach_sort_key),
-        &sorted(reference.breaches.clone(), breach_sort_key),
-    );
+    assert_breaches_topic_equals(&s, &reference.breaches);
     eprintln!(
         "{kills} kills; {copies} KPI records read for {} distinct",
         reference.kpis.len()
@@ -518,32 +530,14 @@ fn instances_in_one_group_give_the_outputs_of_one() {
     let (items, lines) = traffic(&cells, 14, 10 * 60, 8.0);
     netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
 
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_netkpi"))
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap_or_default(),
-                "--exit-at-end",
-            ])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start netkpi run")
-    };
-    let a = start();
-    let b = start();
+    let a = start_run(&config);
+    let b = start_run(&config);
     std::thread::sleep(Duration::from_millis(1500));
-    let c = start();
+    let c = start_run(&config);
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut logs = Vec::new();
-    for (i, mut child) in [a, b, c].into_iter().enumerate() {
-        while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill(); // only if it hung
-        let out = child.wait_with_output().expect("wait");
+    for (i, child) in [a, b, c].into_iter().enumerate() {
+        let out = wait_until(child, deadline);
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
         if let Ok(dir) = std::env::var("NETKPI_TEST_LOGS") {
             let _ = std::fs::write(format!("{dir}/instance{i}.log"), &log);
@@ -564,14 +558,7 @@ fn instances_in_one_group_give_the_outputs_of_one() {
 
     let reference = replay_lines(&s, &cells, &lines);
     assert_kpis_topic_equals(&s, &reference.kpis);
-    let breaches = decode_all(
-        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
-        breach_schema(),
-    );
-    assert_same_breaches(
-        &sorted(breaches, breach_sort_key),
-        &sorted(reference.breaches.clone(), breach_sort_key),
-    );
+    assert_breaches_topic_equals(&s, &reference.breaches);
     eprintln!("units started per instance: {units_started:?}");
 }
 
@@ -585,32 +572,15 @@ fn a_killed_instance_is_taken_over_by_the_survivor() {
     let (s, _dir, config) = binary_setup(&broker, "failover");
     let (items, lines) = traffic(&cells, 15, 36 * 60, 8.0);
     netkpi::kafka::produce::produce_traffic(&s.kafka, items, 3).expect("produce");
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_netkpi"))
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap_or_default(),
-                "--exit-at-end",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start netkpi run")
-    };
-    let mut doomed = start();
-    let mut survivor = start();
+    let mut doomed = start_run(&config);
+    let survivor = start_run(&config);
     std::thread::sleep(Duration::from_millis(1800));
     let killed = doomed.try_wait().expect("wait").is_none();
     let _ = doomed.kill();
     let doomed_log =
         String::from_utf8_lossy(&doomed.wait_with_output().expect("wait").stderr).into_owned();
     let deadline = Instant::now() + Duration::from_secs(240);
-    while survivor.try_wait().expect("wait").is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = survivor.kill(); // only if it hung
-    let out = survivor.wait_with_output().expect("wait");
+    let out = wait_until(survivor, deadline);
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     if let Ok(dir) = std::env::var("NETKPI_TEST_LOGS") {
         let _ = std::fs::write(format!("{dir}/doomed.log"), &doomed_log);
@@ -625,12 +595,5 @@ fn a_killed_instance_is_taken_over_by_the_survivor() {
 
     let reference = replay_lines(&s, &cells, &lines);
     assert_kpis_topic_equals(&s, &reference.kpis);
-    let breaches = decode_all(
-        &distinct_values(read_all(&s.kafka, "kpi-breaches").expect("read breaches")),
-        breach_schema(),
-    );
-    assert_same_breaches(
-        &sorted(breaches, breach_sort_key),
-        &sorted(reference.breaches.clone(), breach_sort_key),
-    );
+    assert_breaches_topic_equals(&s, &reference.breaches);
 }
