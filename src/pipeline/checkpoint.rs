@@ -34,6 +34,29 @@ pub struct Checkpoint {
     pub engine: EngineCheckpoint,
 }
 
+/// The offsets group `group` (the consumer's) committed for the partitions of `tpl`.
+pub(super) fn committed_offsets(
+    consumer: &crate::kafka::client::QuietConsumer,
+    tpl: TopicPartitionList,
+    group: &str,
+) -> Result<Vec<(String, i32, i64)>, PipelineError> {
+    use rdkafka::consumer::Consumer;
+    let committed_tpl = ctx(consumer.committed_offsets(tpl, TIMEOUT), || {
+        format!("reading committed offsets of group `{group}`")
+    })?;
+    let committed = committed_tpl
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
+            _ => None,
+        })
+        .collect();
+    // Dropped before the consumer (a list from `committed()` outliving it hangs the drop).
+    drop(committed_tpl);
+    Ok(committed)
+}
+
 /// The newest checkpoint under `key` whose partitions' next offsets `matches` (`None` when
 /// nothing was committed yet: a first start).
 pub(super) fn find_checkpoint<T: serde::de::DeserializeOwned>(

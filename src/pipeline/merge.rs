@@ -14,11 +14,11 @@
 //! start) and a copy already held — one an aborted or repeated shard transaction left behind —
 //! is ignored, so such copies cannot count twice.
 
-use super::checkpoint::{commit_with, find_checkpoint};
+use super::checkpoint::{commit_with, committed_offsets, find_checkpoint};
 use super::output::KafkaOutput;
 use super::progress::{ShardMessage, ShardProgress, duplicate, merged_watermark};
 use super::{
-    CommitClock, Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
+    CommitClock, Control, PipelineError, RunOptions, RunSummary, input_consumer,
     transactional_producer, wall_ms,
 };
 use crate::config::Settings;
@@ -137,11 +137,12 @@ impl Merge {
 
     /// Forgets what emitted windows needed.
     fn emitted(&mut self, engine: &Engine, sizes: &[i64]) {
+        let fronts = engine.fronts();
         let front = |size: i64| {
             sizes
                 .iter()
                 .position(|s| *s == size)
-                .and_then(|i| engine.fronts()[i])
+                .and_then(|i| fronts[i])
         };
         self.feeding
             .retain(|(size, start), _| front(*size).is_none_or(|f| *start >= f));
@@ -158,29 +159,29 @@ impl Merge {
     }
 }
 
-/// The merger's checkpoint committed with the offset of its group (`consumer`'s).
-fn committed_checkpoint(
+/// The partials offset the merger's group (`consumer`'s) committed.
+fn committed_offset(
     settings: &Settings,
     consumer: &QuietConsumer,
-) -> Result<Option<MergerCheckpoint>, PipelineError> {
+) -> Result<Option<i64>, PipelineError> {
     let k = &settings.kafka;
     let mut tpl = TopicPartitionList::new();
     ctx(
         tpl.add_partition_offset(&k.partials_topic, 0, Offset::Invalid),
         || "building the assignment".into(),
     )?;
-    let committed_tpl = ctx(consumer.committed_offsets(tpl, TIMEOUT), || {
-        format!("reading committed offsets of group `{}.merger`", k.group_id)
-    })?;
-    let committed = committed_tpl
-        .elements()
+    let group = format!("{}.merger", k.group_id);
+    Ok(committed_offsets(consumer, tpl, &group)?
         .first()
-        .and_then(|e| match e.offset() {
-            Offset::Offset(o) => Some(o),
-            _ => None,
-        });
-    drop(committed_tpl);
-    let key = format!("{}/merger", k.group_id);
+        .map(|(_, _, o)| *o))
+}
+
+/// The merger's checkpoint committed with `committed` (its group's offset).
+fn committed_checkpoint(
+    settings: &Settings,
+    committed: Option<i64>,
+) -> Result<Option<MergerCheckpoint>, PipelineError> {
+    let key = format!("{}/merger", settings.kafka.group_id);
     find_checkpoint(
         settings,
         &key,
@@ -189,22 +190,42 @@ fn committed_checkpoint(
     )
 }
 
-/// Where the merger (wherever it runs) stands: the partials offset of its committed checkpoint,
-/// and whether that checkpoint has every shard at its end (`--exit-at-end` on an instance that
-/// does not run the merger: the job is done).
-pub(super) fn merger_position(
-    settings: &Settings,
-    shards: i32,
-) -> Result<Option<(i64, bool)>, PipelineError> {
-    let consumer = input_consumer(
-        &settings.kafka,
-        &format!("{}.merger", settings.kafka.group_id),
-    )?;
-    Ok(committed_checkpoint(settings, &consumer)?.map(|cp| {
-        let done = cp.shards.len() == usize::try_from(shards).unwrap_or(0)
-            && cp.shards.iter().all(|s| s.at_end);
-        (cp.resume_until, done)
-    }))
+/// Watches the merger, wherever it runs, for `--exit-at-end` on an instance that does not run it:
+/// the job is done when the merger has committed, since the watch began, a checkpoint with every
+/// shard at its end. A check asks for the committed offset (one request) and reads the
+/// checkpoints topic only when that offset moved.
+pub(super) struct MergerWatch {
+    consumer: QuietConsumer,
+    /// The committed offset when the watch began, then at the last look at the checkpoint.
+    seen: Option<i64>,
+}
+
+impl MergerWatch {
+    pub(super) fn new(settings: &Settings) -> Result<Self, PipelineError> {
+        let k = &settings.kafka;
+        let consumer = input_consumer(k, &format!("{}.merger", k.group_id))?;
+        let seen = committed_offset(settings, &consumer)?;
+        Ok(MergerWatch { consumer, seen })
+    }
+
+    /// Whether the merger has finished since the watch began.
+    pub(super) fn finished(
+        &mut self,
+        settings: &Settings,
+        shards: i32,
+    ) -> Result<bool, PipelineError> {
+        let committed = committed_offset(settings, &self.consumer)?;
+        if committed <= self.seen {
+            return Ok(false);
+        }
+        self.seen = committed;
+        Ok(
+            committed_checkpoint(settings, committed)?.is_some_and(|cp| {
+                cp.shards.len() == usize::try_from(shards).unwrap_or(0)
+                    && cp.shards.iter().all(|s| s.at_end)
+            }),
+        )
+    }
 }
 
 /// Runs the merger until every shard reached its end (`exit_at_end`) or a stop request.
@@ -219,7 +240,7 @@ pub(super) fn run_merger(
     let topic = k.partials_topic.as_str();
     let producer = transactional_producer(k, &format!("{}.merger", k.transactional_id))?;
     let consumer = input_consumer(k, &format!("{}.merger", k.group_id))?;
-    let checkpoint = committed_checkpoint(settings, &consumer)?;
+    let checkpoint = committed_checkpoint(settings, committed_offset(settings, &consumer)?)?;
     let key = format!("{}/merger", k.group_id);
     let mut engine = Engine::new(settings, cells);
     let mut merge = Merge {

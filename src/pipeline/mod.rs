@@ -335,8 +335,8 @@ pub fn run(
     let mut running: BTreeMap<Unit, Worker> = BTreeMap::new();
     let mut finished: BTreeSet<Unit> = BTreeSet::new();
     let mut last_merger_check: Option<Instant> = None;
-    let merger_at_start = if opts.exit_at_end {
-        merge::merger_position(&settings, shards)?.map(|(at, _)| at)
+    let mut watch = if opts.exit_at_end {
+        Some(merge::MergerWatch::new(&settings)?)
     } else {
         None
     };
@@ -360,10 +360,10 @@ pub fn run(
                 && last_merger_check.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(2))
             {
                 last_merger_check = Some(Instant::now());
-                match merge::merger_position(&settings, shards) {
-                    Ok(Some((at, true))) if Some(at) > merger_at_start => break Ok(()),
-                    Ok(_) => {}
-                    Err(e) => break Err(e),
+                match watch.as_mut().map(|w| w.finished(&settings, shards)) {
+                    Some(Ok(true)) => break Ok(()),
+                    Some(Err(e)) => break Err(e),
+                    _ => {}
                 }
             }
         }

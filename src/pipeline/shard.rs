@@ -3,13 +3,13 @@
 //! transactions hold its dead letters, partials and progress (watermark, idleness, end), its
 //! checkpoint and its consumer offsets; the guarantee is described in the parent module.
 
-use super::checkpoint::{commit, committed_checkpoint};
+use super::checkpoint::{commit, committed_checkpoint, committed_offsets};
 use super::live::{Live, Pending};
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::progress::ShardProgress;
 use super::{
-    CommitClock, Control, PipelineError, RunOptions, RunSummary, TIMEOUT, input_consumer,
+    CommitClock, Control, PipelineError, RunOptions, RunSummary, input_consumer,
     transactional_producer, wall_ms,
 };
 use crate::config::Settings;
@@ -52,18 +52,7 @@ pub(super) fn run_shard(
         ids.push(((si, shard), topic.clone()));
     }
     let checkpoint_key = format!("{}/shard-{shard}", k.group_id);
-    let committed_tpl = ctx(consumer.committed_offsets(all, TIMEOUT), || {
-        format!("reading committed offsets of group `{}`", k.group_id)
-    })?;
-    let committed: Vec<(String, i32, i64)> = committed_tpl
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
-            _ => None,
-        })
-        .collect();
-    drop(committed_tpl);
+    let committed = committed_offsets(&consumer, all, &k.group_id)?;
     let checkpoint = committed_checkpoint(settings, &checkpoint_key, &committed)?;
 
     let mut engine = Engine::new_shard(settings, cells);
