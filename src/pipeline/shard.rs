@@ -122,7 +122,7 @@ pub(super) fn run_shard(
     let mut polls_since_end_check = 0u32;
     let mut last_progress: Option<ShardProgress> = None;
     // The watermark and when it last moved.
-    let mut advanced: (Option<i64>, i64) = (live.engine.watermark(), wall_ms());
+    let mut advanced: (Option<i64>, Instant) = (live.engine.watermark(), Instant::now());
     let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
     // New records that arrive while other partitions are still re-reading wait here (their
     // partitions paused), so that the engine is back at the checkpointed state before anything
@@ -224,22 +224,26 @@ pub(super) fn run_shard(
         if at_end {
             live.engine.finish(&mut live.out)?;
         }
-        if live.engine.watermark() != advanced.0 {
-            advanced = (live.engine.watermark(), wall_ms());
+        let watermark = live.engine.watermark();
+        if watermark != advanced.0 {
+            advanced = (watermark, now);
         }
-        let progress = ShardProgress {
-            shard,
-            watermark: live.engine.watermark(),
-            idle: live.parts.all_inactive(idle, opts.exit_at_end, now),
-            at_end,
-            advanced_at_ms: advanced.1,
-        };
+        let idle_now = live.parts.all_inactive(idle, opts.exit_at_end, now);
         let moved = last_progress
             .as_ref()
-            .is_none_or(|p| (p.watermark, p.idle) != (progress.watermark, progress.idle));
+            .is_none_or(|p| (p.watermark, p.idle) != (watermark, idle_now));
         let emitted = live.engine.stats().windows_emitted != windows_emitted;
         if clock.due(emitted, caught_up, live.dirty || moved, now) || at_end {
             windows_emitted = live.engine.stats().windows_emitted;
+            // Built only for a commit: the wall clock is read here, not per record.
+            let since_move = i64::try_from(now.duration_since(advanced.1).as_millis()).unwrap_or(0);
+            let progress = ShardProgress {
+                shard,
+                watermark,
+                idle: idle_now,
+                at_end,
+                advanced_at_ms: wall_ms() - since_move,
+            };
             live.out.progress(&progress)?;
             last_progress = Some(progress);
             live.commit(&producer, &group_metadata, &ids)?;
