@@ -45,9 +45,14 @@ enum Command {
         /// Configuration file (TOML).
         #[arg(long)]
         config: PathBuf,
-        /// Input file (JSON Lines or Avro object container); repeat for several, read in order.
+        /// Input file (JSON Lines or Avro object container; `-` for standard input); repeat for
+        /// several, read in order.
         #[arg(long = "input", required = true)]
         inputs: Vec<PathBuf>,
+        /// Latest plausible event time (RFC 3339, e.g. 2030-01-01T00:00:00Z) instead of the wall
+        /// clock plus windows.max_future: for byte-reproducible replays of future-dated data.
+        #[arg(long)]
+        not_after: Option<String>,
         /// Where to write KPI records.
         #[arg(long)]
         kpis_out: PathBuf,
@@ -168,8 +173,9 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
+            let text = netkpi::config::secrets::redact(&format!("{e:#}")).into_owned();
+            tracing::error!("{text}");
+            eprintln!("error: {text}");
             ExitCode::FAILURE
         }
     }
@@ -190,6 +196,59 @@ fn load(config_path: &Path) -> Result<(config::Settings, Vec<inventory::Cell>)> 
     Ok((settings, cells))
 }
 
+/// Epoch milliseconds of an RFC 3339 time.
+fn rfc3339_ms(text: &str) -> Result<i64> {
+    let t = humantime::parse_rfc3339_weak(text.trim())
+        .with_context(|| format!("`{text}` is not an RFC 3339 time (e.g. 2030-01-01T00:00:00Z)"))?;
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    Ok(i64::try_from(ms)?)
+}
+
+/// Spec 10.5: an output path equal to an input path or to another output path is refused
+/// before anything is opened for writing (paths compared after resolving links and `..`).
+fn refuse_colliding_paths(inputs: &[PathBuf], outputs: &[&Path]) -> Result<()> {
+    let resolve = |p: &Path| -> PathBuf {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return c;
+        }
+        // Not there yet: resolve its folder and keep the name.
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = dir.map_or_else(
+            || std::env::current_dir().unwrap_or_default(),
+            |d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()),
+        );
+        dir.join(p.file_name().unwrap_or_default())
+    };
+    let ins: Vec<PathBuf> = inputs
+        .iter()
+        .filter(|p| p.as_os_str() != netkpi::source::STDIN)
+        .map(|p| resolve(p))
+        .collect();
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    for out in outputs {
+        let r = resolve(out);
+        if let Some(i) = ins.iter().position(|p| *p == r) {
+            bail!(
+                "output {} is the input {}: refusing to overwrite an input (nothing was written)",
+                out.display(),
+                inputs[i].display()
+            );
+        }
+        if let Some((_, other)) = seen.iter().find(|(p, _)| *p == r) {
+            bail!(
+                "outputs {} and {} are the same file: give each output its own path (nothing was written)",
+                other.display(),
+                out.display()
+            );
+        }
+        seen.push((r, out));
+    }
+    Ok(())
+}
+
 fn duration_ms(text: &str) -> Result<i64> {
     let d =
         humantime::parse_duration(text).with_context(|| format!("`{text}` is not a duration"))?;
@@ -201,11 +260,17 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Replay {
             config,
             inputs,
+            not_after,
             kpis_out,
             breaches_out,
             dead_letters_out,
         } => {
+            refuse_colliding_paths(&inputs, &[&kpis_out, &breaches_out, &dead_letters_out])?;
             let (settings, cells) = load(&config)?;
+            let mut opts = replay::ReplayOptions::of(&settings);
+            if let Some(text) = not_after {
+                opts.clock = replay::Clock::NotAfter(rfc3339_ms(&text)?);
+            }
             let mut engine = Engine::new(&settings, &cells);
             let started = std::time::Instant::now();
             let metrics = settings
@@ -217,6 +282,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let counters = replay::replay(
                 &mut engine,
                 &inputs,
+                &opts,
                 create(&kpis_out)?,
                 create(&breaches_out)?,
                 create(&dead_letters_out)?,
@@ -240,6 +306,16 @@ fn run(command: Command) -> Result<ExitCode> {
             exit_at_end,
         } => {
             let (settings, cells) = load(&config)?;
+            if let Some(p) = netkpi::kafka::client::check_properties(&settings.kafka)
+                .into_iter()
+                .find(|p| !p.unsupported_here)
+            {
+                bail!(
+                    "kafka.properties.\"{}\": librdkafka refuses it: {}",
+                    p.key,
+                    p.message
+                );
+            }
             let mut control = netkpi::pipeline::Control::default();
             start_http(&settings, &cells, &mut control, true)?;
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -345,6 +421,16 @@ fn run(command: Command) -> Result<ExitCode> {
             seed,
         } => {
             let (settings, cells) = load(&config)?;
+            if let Some(p) = netkpi::kafka::client::check_properties(&settings.kafka)
+                .into_iter()
+                .find(|p| !p.unsupported_here)
+            {
+                bail!(
+                    "kafka.properties.\"{}\": librdkafka refuses it: {}",
+                    p.key,
+                    p.message
+                );
+            }
             let mut control = netkpi::pipeline::Control::default();
             start_http(&settings, &cells, &mut control, false)?;
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -462,6 +548,26 @@ fn check_config(file: &Path) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let (unsupported, rejected): (Vec<_>, Vec<_>) =
+        netkpi::kafka::client::check_properties(&settings.kafka)
+            .into_iter()
+            .partition(|p| p.unsupported_here);
+    if !rejected.is_empty() {
+        println!("{} problem(s) in {}:", rejected.len(), file.display());
+        for p in rejected {
+            println!(
+                "  - kafka.properties.\"{}\": librdkafka refuses it: {}",
+                p.key, p.message
+            );
+        }
+        return Ok(ExitCode::from(2));
+    }
+    for p in unsupported {
+        println!(
+            "warning: kafka.properties.\"{}\": not supported by this build of librdkafka: {}",
+            p.key, p.message
+        );
+    }
     let cells = match inventory::load(&settings.inventory_path) {
         Ok(c) => c,
         Err(e) => {

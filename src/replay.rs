@@ -7,7 +7,7 @@ use crate::engine::{Engine, Ingested};
 use crate::model::Stream;
 use crate::model::validate::Reason;
 use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
-use crate::source::{DeadLetter, SourceError, read_file};
+use crate::source::{DeadLetter, ReadLimits, SourceError, read_file};
 use crate::telemetry::Counters;
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,11 +21,48 @@ pub enum ReplayError {
     Output(#[from] std::io::Error),
 }
 
+/// Where a replay's latest plausible event time comes from (spec 10.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The wall clock (plus `windows.max_future`), read every [`CLOCK_EVERY`] records.
+    Wall,
+    /// A fixed bound (`--not-after`): byte-reproducible replays of future-dated data.
+    NotAfter(i64),
+}
+
+/// Records between two reads of the wall clock.
+pub const CLOCK_EVERY: u64 = 4096;
+
+/// How a replay reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayOptions {
+    pub limits: ReadLimits,
+    pub clock: Clock,
+}
+
+impl ReplayOptions {
+    /// The configuration's read limits and the wall clock.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        ReplayOptions {
+            limits: ReadLimits::of(settings),
+            clock: Clock::Wall,
+        }
+    }
+}
+
+/// Wall-clock milliseconds since the epoch.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Replays `inputs` through `engine`, writing to the three writers (and reporting to `metrics`,
 /// which remote-writes when configured); returns the run's counters.
 pub fn replay<K: Write, B: Write, D: Write>(
     engine: &mut Engine,
     inputs: &[PathBuf],
+    opts: &ReplayOptions,
     kpis: K,
     breaches: B,
     mut dead: D,
@@ -37,9 +74,17 @@ pub fn replay<K: Write, B: Write, D: Write>(
     };
     let mut counters = Counters::default();
     let mut buf = Vec::with_capacity(1024);
+    let tick = |engine: &mut Engine| match opts.clock {
+        Clock::Wall => engine.set_clock(wall_ms()),
+        Clock::NotAfter(t) => engine.set_not_after(Some(t)),
+    };
+    tick(engine);
     for path in inputs {
-        read_file::<ReplayError>(path, &mut |item| {
+        read_file::<ReplayError>(path, &opts.limits, &mut |item| {
             counters.records_read += 1;
+            if counters.records_read % CLOCK_EVERY == 0 {
+                tick(engine);
+            }
             let letter = match &item.event {
                 Err(reject) => Some(item.dead_letter(reject)),
                 Ok(ev) => match engine.ingest_and_advance(ev, &mut out)? {

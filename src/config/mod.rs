@@ -5,7 +5,10 @@
 //! prints.
 
 pub mod raw;
+pub mod secrets;
 mod validate;
+
+pub use validate::parse_bytes;
 
 use crate::kpi::AggParams;
 use crate::model::level::Level;
@@ -24,6 +27,20 @@ pub struct Settings {
     pub allowed_delay_ms: i64,
     /// Idle timeout of a silent partition, milliseconds (streaming).
     pub idle_timeout_ms: i64,
+    /// Event times before this (epoch ms) are bad input.
+    pub not_before_ms: i64,
+    /// Event times further than this ahead of the wall clock are bad input (ms).
+    pub max_future_ms: i64,
+    /// Longest run of record-less windows emitted in a gap (ms); the rest is skipped.
+    pub max_gap_ms: i64,
+    /// Unknown cells silent this long are forgotten (ms).
+    pub unknown_cell_ttl_ms: i64,
+    /// Restored outage ids are remembered this long after their `RESTORED` (ms).
+    pub restored_outage_retention_ms: i64,
+    /// Longest JSON line, bytes.
+    pub max_record_bytes: usize,
+    /// Largest decompressed Avro block, bytes.
+    pub max_block_bytes: usize,
     /// Aggregation levels, in configured order.
     pub levels: Vec<Level>,
     /// Aggregation parameters (min active time, coverage thresholds, plans).
@@ -47,6 +64,12 @@ pub struct KafkaSettings {
     pub group_id: String,
     pub transactional_id: String,
     pub output_partitions: i32,
+    /// Replication factor of created topics (`None`: the broker's default).
+    pub replication_factor: Option<i32>,
+    /// `min.insync.replicas` of created topics (`None`: the broker's default).
+    pub min_insync_replicas: Option<i32>,
+    /// `retention.ms` of created output topics (`None`: the broker's default).
+    pub output_retention_ms: Option<i64>,
     pub commit_interval_ms: i64,
     pub session_timeout_ms: i64,
     /// Input topics in stream order: calls, data sessions, outages.
@@ -76,12 +99,7 @@ pub enum Framing {
 impl KafkaSettings {
     /// Whether a property's value must never be shown.
     pub fn is_secret(key: &str) -> bool {
-        let k = key.to_ascii_lowercase();
-        ["password", "secret", "key", "token", "credential"]
-            .iter()
-            .any(|w| k.contains(w))
-            && !k.ends_with(".location")
-            && !k.contains("algorithm")
+        secrets::is_secret_key(key)
     }
 
     /// The properties with secret values replaced, for logs and `check-config`.
@@ -129,8 +147,16 @@ pub enum ConfigError {
     },
 }
 
-/// Loads, overrides from the environment, and validates a configuration file.
+/// Loads, overrides from the environment, and validates a configuration file. Secret values of
+/// the file and the environment are registered with [`secrets`] first, so that no error built
+/// from them can show them.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    secrets::register_from_text_and_env(&text);
+    warn_about_near_overrides(std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()));
     let env = config::Environment::with_prefix("NETKPI")
         .prefix_separator("__")
         .separator("__")
@@ -140,18 +166,70 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         .with_list_parse_key("kpi.levels")
         .with_list_parse_key("prometheus.levels");
     let built = config::Config::builder()
-        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
         .add_source(env)
         .build()
         .map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: secrets::without_quoted_source(&e.to_string()),
         })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    validate::from_config(built, base).map_err(|problems| ConfigError::Invalid {
+    let settings = validate::from_config(built, base).map_err(|problems| ConfigError::Invalid {
         path: path.to_path_buf(),
-        problems,
-    })
+        problems: redacted(problems),
+    })?;
+    secrets::register(
+        settings
+            .kafka
+            .properties
+            .iter()
+            .filter(|(k, _)| secrets::is_secret_key(k))
+            .map(|(_, v)| v.clone()),
+    );
+    Ok(settings)
+}
+
+/// Problems with secret values taken out of their messages.
+fn redacted(mut problems: Vec<Problem>) -> Vec<Problem> {
+    for p in &mut problems {
+        if secrets::is_secret_key(&p.key) {
+            // A type error on a secret key may quote the value: say only what kind it is.
+            p.message = secrets::without_quoted_source(&p.message);
+            if let Some(cut) = p.message.find(['"', '`']) {
+                p.message.truncate(cut);
+                p.message
+                    .push_str("(value not shown: the key names a secret)");
+            }
+        } else {
+            p.message = secrets::redact(&p.message).into_owned();
+        }
+    }
+    problems
+}
+
+/// Environment variables that look like netkpi overrides but will not be read as one (one
+/// underscore after the prefix, `NETKPI_WINDOWS__SIZES`, or a lower-case prefix): a warning each,
+/// naming the variable (never its value).
+pub fn near_overrides(names: impl Iterator<Item = String>) -> Vec<String> {
+    names
+        .filter(|name| {
+            let upper = name.to_ascii_uppercase();
+            let shaped = upper.starts_with("NETKPI") && upper.contains("__");
+            let proper = name
+                .strip_prefix("NETKPI__")
+                .is_some_and(|rest| rest.contains("__"));
+            shaped && !proper
+        })
+        .collect()
+}
+
+fn warn_about_near_overrides(names: impl Iterator<Item = String>) {
+    for name in near_overrides(names) {
+        tracing::warn!(
+            variable = %name,
+            "looks like a netkpi configuration override but is not one: overrides are NETKPI__SECTION__KEY (two underscores after NETKPI, between section and key)"
+        );
+    }
 }
 
 /// Validates configuration text (TOML) as if it were a file in `base`; for tests and tools.
@@ -162,10 +240,10 @@ pub fn from_toml_str(text: &str, base: &Path) -> Result<Settings, Vec<Problem>> 
         .map_err(|e| {
             vec![Problem {
                 key: "(file)".to_string(),
-                message: e.to_string(),
+                message: secrets::without_quoted_source(&e.to_string()),
             }]
         })?;
-    validate::from_config(built, base)
+    validate::from_config(built, base).map_err(redacted)
 }
 
 #[cfg(test)]

@@ -5,6 +5,43 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// An integer as written: a float (`1.5`, also `1.0`) is refused instead of rounded, so that
+/// a typo never silently changes a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Integer(pub i64);
+
+impl<'de> Deserialize<'de> for Integer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Integer;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Integer, E> {
+                Ok(Integer(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Integer, E> {
+                i64::try_from(v)
+                    .map(Integer)
+                    .map_err(|_| E::custom(format!("{v} is too large for an integer")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Integer, E> {
+                Err(E::custom(format!(
+                    "expected an integer, found the number {v} (not rounded: write a whole number)"
+                )))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Integer, E> {
+                v.trim()
+                    .parse::<i64>()
+                    .map(Integer)
+                    .map_err(|_| E::custom(format!("expected an integer, found the text `{v}`")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -25,6 +62,29 @@ pub struct RawConfig {
     pub http: RawHttp,
     /// What is exported to Prometheus.
     pub prometheus: RawPrometheus,
+    /// Limits on what one input record or block may cost.
+    pub input: RawInput,
+}
+
+/// `[input]`: limits of the readers (spec 10.3).
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct RawInput {
+    /// Longest JSON line read (`"1MiB"`; units B, KiB, MiB, GiB). A longer line is a dead letter
+    /// (`record_too_large`) and reading goes on at the next line.
+    pub max_record_bytes: String,
+    /// Largest decompressed Avro block (`"64MiB"`). A block that inflates beyond it is a damaged
+    /// block: one dead letter, and reading goes on at the next block.
+    pub max_block_bytes: String,
+}
+
+impl Default for RawInput {
+    fn default() -> Self {
+        RawInput {
+            max_record_bytes: "1MiB".into(),
+            max_block_bytes: "64MiB".into(),
+        }
+    }
 }
 
 /// `[http]`
@@ -54,7 +114,7 @@ pub struct RawPrometheus {
     /// window's KPI samples are sent stamped with the window end. Unset: no remote write.
     pub remote_write_url: Option<String>,
     /// KPI records the remote-write queue holds before it drops (default 100000).
-    pub remote_write_queue: Option<usize>,
+    pub remote_write_queue: Option<Integer>,
 }
 
 /// `[kafka]`
@@ -71,7 +131,15 @@ pub struct RawKafka {
     /// so a new owner fences the previous one.
     pub transactional_id: Option<String>,
     /// Partitions of the output topics netkpi creates when they are missing.
-    pub output_partitions: i32,
+    pub output_partitions: Integer,
+    /// Replication factor of the topics netkpi creates (default: the broker's default).
+    pub replication_factor: Option<Integer>,
+    /// `min.insync.replicas` of the topics netkpi creates (default: the broker's default).
+    pub min_insync_replicas: Option<Integer>,
+    /// `retention.ms` of the output topics netkpi creates (`kpis`, breaches, dead letters), e.g.
+    /// `"30d"` (default: the broker's default). The checkpoints topic is compacted, never
+    /// deleted by time; the partials topic keeps the broker's default.
+    pub output_retention: Option<String>,
     /// Longest wall-clock time between two transactions (dead letters and offsets).
     pub commit_interval: String,
     /// Session timeout of the group that shares shards and the merger between instances: an
@@ -96,7 +164,10 @@ impl Default for RawKafka {
             brokers: "127.0.0.1:9092".to_string(),
             group_id: "netkpi".to_string(),
             transactional_id: None,
-            output_partitions: 3,
+            output_partitions: Integer(3),
+            replication_factor: None,
+            min_insync_replicas: None,
+            output_retention: None,
             commit_interval: "1s".to_string(),
             session_timeout: "10s".to_string(),
             topics: RawTopics::default(),
@@ -187,6 +258,14 @@ pub struct RawWindows {
     pub allowed_delay: String,
     /// Streaming only: a partition silent for this long stops holding the watermark back.
     pub idle_timeout: String,
+    /// Event times before this instant (RFC 3339) are bad input (`event_time_out_of_range`).
+    pub not_before: String,
+    /// Event times further than this ahead of the wall clock are bad input
+    /// (`event_time_out_of_range`): no measurement comes from the future.
+    pub max_future: String,
+    /// When event time jumps over more than this with no record, the windows of the first
+    /// `max_gap` are emitted and the rest of the gap is skipped (logged and counted).
+    pub max_gap: String,
 }
 
 impl Default for RawWindows {
@@ -195,6 +274,9 @@ impl Default for RawWindows {
             sizes: vec!["5m".to_string()],
             allowed_delay: "30s".to_string(),
             idle_timeout: "60s".to_string(),
+            not_before: "2000-01-01T00:00:00Z".to_string(),
+            max_future: "10m".to_string(),
+            max_gap: "1d".to_string(),
         }
     }
 }
@@ -207,9 +289,16 @@ pub struct RawKpi {
     /// area, technology, or `network`.
     pub levels: Vec<String>,
     /// Sessions with less active time (ms) are left out of per-session throughput KPIs.
-    pub min_active_ms: i64,
+    pub min_active_ms: Integer,
     /// Coverage thresholds per technology (`GSM`, `UMTS`, `LTE`, `NR`, `UNKNOWN`).
     pub coverage: BTreeMap<String, RawCoverage>,
+    /// A cell outside the inventory that sent nothing for this long is forgotten (a cell that
+    /// sends again is seen anew), so that a stream of made-up cell ids cannot grow the state.
+    pub unknown_cell_ttl: String,
+    /// How long after its `RESTORED` an outage id is remembered (event time): a `DOWN` of it
+    /// within this time opens nothing (spec 9.2); after it the id is forgotten, so that the
+    /// state does not grow with the outages of the past.
+    pub restored_outage_retention: String,
 }
 
 impl Default for RawKpi {
@@ -218,8 +307,10 @@ impl Default for RawKpi {
             levels: ["cell", "region,technology", "region", "network"]
                 .map(String::from)
                 .to_vec(),
-            min_active_ms: 1000,
+            min_active_ms: Integer(1000),
             coverage: BTreeMap::new(),
+            unknown_cell_ttl: "1h".to_string(),
+            restored_outage_retention: "1d".to_string(),
         }
     }
 }
@@ -262,11 +353,11 @@ pub struct RawRule {
     /// The clear threshold (default: `raise`); for `<` at least `raise`, for `>` at most.
     pub clear: Option<f64>,
     /// Consecutive breaching windows before `RAISED` (default 1).
-    pub for_windows: Option<i64>,
+    pub for_windows: Option<Integer>,
     /// Consecutive clearing windows before `CLEARED` (default 1).
-    pub clear_windows: Option<i64>,
+    pub clear_windows: Option<Integer>,
     /// A window whose KPI has fewer samples is no data (default 0).
-    pub min_samples: Option<i64>,
+    pub min_samples: Option<Integer>,
     /// `critical`, `major`, `minor` or `warning`. Required.
     pub severity: Option<String>,
     /// Which configured window size the rule watches (default: the first).

@@ -98,7 +98,7 @@ severity = "minor"
     for needle in [
         "inventory.path: required",
         "windows.sizes[1]: `fortnight` is not a duration",
-        "windows.sizes[2]: a window size must be longer than 0",
+        "windows.sizes[2]: `0s` is shorter than one second",
         "windows.sizes[3]: `5m` is configured twice",
         "windows.allowed_delay",
         "kpi.levels[1]: `regoin`",

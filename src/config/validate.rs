@@ -19,31 +19,87 @@ impl Problems {
     }
 }
 
-/// Deserializes (reporting unknown keys and type errors by path) and validates.
+/// Deserializes (reporting unknown keys and type errors by path) and validates. A value of the
+/// wrong type is reported and then taken out of the tree, and deserialization tried again, so
+/// that every type error of a file is reported in one go, not only the first.
 pub(super) fn from_config(built: config::Config, base: &Path) -> Result<Settings, Vec<Problem>> {
     let mut problems = Problems(Vec::new());
-    let mut unknown = Vec::new();
-    let raw: Result<RawConfig, _> = serde_path_to_error::deserialize(
-        serde_ignored::Deserializer::new(built, &mut |path: serde_ignored::Path<'_>| {
-            unknown.push(key_path(&path.to_string()))
-        }),
-    );
-    for key in unknown {
-        problems.add(key, "unknown key");
-    }
-    let raw = match raw {
-        Ok(raw) => raw,
+    let mut tree: serde_json::Value = match built.try_deserialize() {
+        Ok(tree) => tree,
         Err(e) => {
-            let key = e.path().to_string();
-            problems.add(key, e.into_inner().to_string());
+            problems.add("(file)", e.to_string());
             return Err(problems.0);
         }
     };
+    let mut type_errors: Vec<String> = Vec::new();
+    let raw = loop {
+        let mut unknown = Vec::new();
+        let attempt: Result<RawConfig, _> = serde_path_to_error::deserialize(
+            serde_ignored::Deserializer::new(&tree, &mut |path: serde_ignored::Path<'_>| {
+                unknown.push(key_path(&path.to_string()))
+            }),
+        );
+        match attempt {
+            Ok(raw) => {
+                for key in unknown {
+                    problems.add(key, "unknown key");
+                }
+                break raw;
+            }
+            Err(e) => {
+                let key = key_path(&e.path().to_string());
+                let removed = remove_at(&mut tree, e.path());
+                problems.add(key.clone(), e.into_inner().to_string());
+                let repeated = type_errors.contains(&key);
+                type_errors.push(key);
+                if !removed || repeated || type_errors.len() > 1000 {
+                    return Err(problems.0);
+                }
+            }
+        }
+    };
     let settings = validate(raw, base, &mut problems);
+    // A value already reported as of the wrong type is not reported again as missing.
+    let mut seen = std::collections::BTreeSet::new();
+    problems.0.retain(|p| {
+        let retyped = type_errors.contains(&p.key) && p.message.starts_with("required");
+        !retyped && seen.insert((p.key.clone(), p.message.clone()))
+    });
     if problems.0.is_empty() {
         Ok(settings)
     } else {
         Err(problems.0)
+    }
+}
+
+/// Removes the value at `path` from `tree`; false when there is nothing there to remove.
+fn remove_at(tree: &mut serde_json::Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut node = tree;
+    for seg in parents {
+        node = match (seg, node) {
+            (Segment::Map { key }, serde_json::Value::Object(m)) => match m.get_mut(key) {
+                Some(n) => n,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(a)) => match a.get_mut(*index) {
+                Some(n) => n,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, node) {
+        (Segment::Map { key }, serde_json::Value::Object(m)) => m.remove(key).is_some(),
+        (Segment::Seq { index }, serde_json::Value::Array(a)) if *index < a.len() => {
+            a.remove(*index);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -89,7 +145,14 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
     for (i, text) in raw.windows.sizes.iter().enumerate() {
         let key = format!("windows.sizes[{i}]");
         match parse_duration_ms(text) {
-            Ok(0) => p.add(key, "a window size must be longer than 0"),
+            Ok(ms) if ms < 1000 => p.add(
+                key,
+                format!("`{text}` is shorter than one second, the smallest window size"),
+            ),
+            Ok(ms) if ms > 366 * 86_400_000 => p.add(
+                key,
+                format!("`{text}` is longer than 366 days, the largest window size"),
+            ),
             Ok(ms) if window_sizes_ms.contains(&ms) => {
                 p.add(key, format!("`{text}` is configured twice"))
             }
@@ -97,14 +160,65 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
             Err(e) => p.add(key, e),
         }
     }
-    let allowed_delay_ms = parse_duration_ms(&raw.windows.allowed_delay).unwrap_or_else(|e| {
-        p.add("windows.allowed_delay", e);
-        0
-    });
-    let idle_timeout_ms = parse_duration_ms(&raw.windows.idle_timeout).unwrap_or_else(|e| {
-        p.add("windows.idle_timeout", e);
-        0
-    });
+    let allowed_delay_ms = duration_in(
+        &raw.windows.allowed_delay,
+        0..=MAX_DURATION_MS,
+        "windows.allowed_delay",
+        30_000,
+        p,
+    );
+    let idle_timeout_ms = duration_in(
+        &raw.windows.idle_timeout,
+        0..=MAX_DURATION_MS,
+        "windows.idle_timeout",
+        60_000,
+        p,
+    );
+    let not_before_ms = match humantime::parse_rfc3339_weak(raw.windows.not_before.trim()) {
+        Ok(t) => t
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_millis()).ok())
+            .unwrap_or(0),
+        Err(e) => {
+            p.add(
+                "windows.not_before",
+                format!(
+                    "`{}` is not an RFC 3339 time ({e}); expected e.g. \"2000-01-01T00:00:00Z\"",
+                    raw.windows.not_before
+                ),
+            );
+            0
+        }
+    };
+    let max_future_ms = duration_in(
+        &raw.windows.max_future,
+        0..=MAX_DURATION_MS,
+        "windows.max_future",
+        600_000,
+        p,
+    );
+    let max_gap_ms = duration_in(
+        &raw.windows.max_gap,
+        1_000..=MAX_DURATION_MS,
+        "windows.max_gap",
+        86_400_000,
+        p,
+    );
+    let max_record_bytes = bytes_in(
+        &raw.input.max_record_bytes,
+        64..=(1 << 30),
+        "input.max_record_bytes",
+        1 << 20,
+        p,
+    );
+    let max_block_bytes = bytes_in(
+        &raw.input.max_block_bytes,
+        1024..=(4 << 30),
+        "input.max_block_bytes",
+        64 << 20,
+        p,
+    );
 
     let mut levels: Vec<Level> = Vec::new();
     if raw.kpi.levels.is_empty() {
@@ -121,11 +235,31 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
         }
     }
 
-    let mut agg = AggParams::default();
-    if raw.kpi.min_active_ms < 0 {
-        p.add("kpi.min_active_ms", "must be 0 or more (milliseconds)");
-    }
-    agg.min_active_ms = raw.kpi.min_active_ms;
+    let mut agg = AggParams {
+        min_active_ms: in_range(
+            raw.kpi.min_active_ms.0,
+            0..=MAX_DURATION_MS,
+            "kpi.min_active_ms",
+            "milliseconds",
+            p,
+        )
+        .unwrap_or(1000),
+        ..AggParams::default()
+    };
+    let restored_outage_retention_ms = duration_in(
+        &raw.kpi.restored_outage_retention,
+        0..=MAX_DURATION_MS,
+        "kpi.restored_outage_retention",
+        86_400_000,
+        p,
+    );
+    let unknown_cell_ttl_ms = duration_in(
+        &raw.kpi.unknown_cell_ttl,
+        1_000..=MAX_DURATION_MS,
+        "kpi.unknown_cell_ttl",
+        3_600_000,
+        p,
+    );
     for (tech_name, cov) in &raw.kpi.coverage {
         let key = format!("kpi.coverage.{tech_name}");
         let Some(tech) = Technology::parse(tech_name, true) else {
@@ -213,17 +347,28 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
         .prometheus
         .remote_write_url
         .filter(|u| !u.trim().is_empty())
-        .map(|u| (u, raw.prometheus.remote_write_queue.unwrap_or(100_000)));
-    if let Some((u, q)) = &remote_write {
-        if !(u.starts_with("http://") || u.starts_with("https://")) {
-            p.add(
-                "prometheus.remote_write_url",
-                format!("`{u}` is not an http:// or https:// URL"),
-            );
-        }
-        if *q == 0 {
-            p.add("prometheus.remote_write_queue", "must be at least 1");
-        }
+        .map(|u| {
+            let queue = raw
+                .prometheus
+                .remote_write_queue
+                .map_or(Some(100_000), |q| {
+                    in_range(
+                        q.0,
+                        1..=10_000_000,
+                        "prometheus.remote_write_queue",
+                        "records",
+                        p,
+                    )
+                });
+            (u, queue.and_then(|q| usize::try_from(q).ok()).unwrap_or(1))
+        });
+    if let Some((u, _)) = &remote_write
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        p.add(
+            "prometheus.remote_write_url",
+            format!("`{u}` is not an http:// or https:// URL"),
+        );
     }
     Settings {
         kafka,
@@ -234,6 +379,13 @@ fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
         window_sizes_ms,
         allowed_delay_ms,
         idle_timeout_ms,
+        not_before_ms,
+        max_future_ms,
+        max_gap_ms,
+        unknown_cell_ttl_ms,
+        restored_outage_retention_ms,
+        max_record_bytes,
+        max_block_bytes,
         levels,
         agg,
         rules,
@@ -247,9 +399,29 @@ fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSett
     if k.group_id.trim().is_empty() {
         p.add("kafka.group_id", "must not be empty");
     }
-    if !(1..=10_000).contains(&k.output_partitions) {
-        p.add("kafka.output_partitions", "must be between 1 and 10000");
-    }
+    let output_partitions = in_range(
+        k.output_partitions.0,
+        1..=10_000,
+        "kafka.output_partitions",
+        "partitions",
+        p,
+    )
+    .unwrap_or(3);
+    let small = |v: Option<super::raw::Integer>, key: &str, p: &mut Problems| {
+        v.and_then(|v| in_range(v.0, 1..=100, key, "replicas", p))
+            .and_then(|v| i32::try_from(v).ok())
+    };
+    let replication_factor = small(k.replication_factor, "kafka.replication_factor", p);
+    let min_insync_replicas = small(k.min_insync_replicas, "kafka.min_insync_replicas", p);
+    let output_retention_ms = k.output_retention.as_deref().map(|text| {
+        duration_in(
+            text,
+            60_000..=MAX_DURATION_MS,
+            "kafka.output_retention",
+            604_800_000,
+            p,
+        )
+    });
     let commit_interval_ms = match parse_duration_ms(&k.commit_interval) {
         Ok(ms) if ms > 0 => ms,
         Ok(_) => {
@@ -340,7 +512,10 @@ fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSett
         transactional_id: k.transactional_id.unwrap_or_else(|| k.group_id.clone()),
         brokers: k.brokers,
         group_id: k.group_id,
-        output_partitions: k.output_partitions,
+        output_partitions: i32::try_from(output_partitions).unwrap_or(3),
+        replication_factor,
+        min_insync_replicas,
+        output_retention_ms,
         commit_interval_ms,
         session_timeout_ms,
         input_topics: [t.calls, t.data_sessions, t.outages],
@@ -353,14 +528,127 @@ fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super::KafkaSett
     }
 }
 
-fn count(v: Option<i64>, default: i64, min: i64, key: String, p: &mut Problems) -> i64 {
-    match v {
+/// Longest duration any key accepts: 100 years, far beyond any use and far from overflow.
+const MAX_DURATION_MS: i64 = 100 * 365 * 86_400_000;
+
+/// `v` when it lies in `range`, else a problem naming the key and the range.
+fn in_range(
+    v: i64,
+    range: std::ops::RangeInclusive<i64>,
+    key: &str,
+    unit: &str,
+    p: &mut Problems,
+) -> Option<i64> {
+    if range.contains(&v) {
+        Some(v)
+    } else {
+        p.add(
+            key,
+            format!(
+                "{v} is out of range; expected {} to {} {unit}",
+                range.start(),
+                range.end()
+            ),
+        );
+        None
+    }
+}
+
+/// A duration key within `range` (ms), or `default` after reporting the problem.
+fn duration_in(
+    text: &str,
+    range: std::ops::RangeInclusive<i64>,
+    key: &str,
+    default: i64,
+    p: &mut Problems,
+) -> i64 {
+    match parse_duration_ms(text) {
+        Ok(ms) if range.contains(&ms) => ms,
+        Ok(_) => {
+            p.add(
+                key,
+                format!(
+                    "`{text}` is out of range; expected {} to {}",
+                    humantime::format_duration(std::time::Duration::from_millis(
+                        range.start().unsigned_abs()
+                    )),
+                    humantime::format_duration(std::time::Duration::from_millis(
+                        range.end().unsigned_abs()
+                    ))
+                ),
+            );
+            default
+        }
+        Err(e) => {
+            p.add(key, e);
+            default
+        }
+    }
+}
+
+/// Parses a byte size such as `1MiB`, `64 MiB`, `512KiB`, `4096` (bytes).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; expected e.g. \"1MiB\", \"64KiB\""))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "KB" | "K" => 1 << 10,
+        "MiB" | "MB" | "M" => 1 << 20,
+        "GiB" | "GB" | "G" => 1 << 30,
+        other => return Err(format!("`{other}` is not a size unit (B, KiB, MiB, GiB)")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+fn bytes_in(
+    text: &str,
+    range: std::ops::RangeInclusive<u64>,
+    key: &str,
+    default: usize,
+    p: &mut Problems,
+) -> usize {
+    match parse_bytes(text) {
+        Ok(n) if range.contains(&n) => usize::try_from(n).unwrap_or(default),
+        Ok(n) => {
+            p.add(
+                key,
+                format!(
+                    "{n} bytes is out of range; expected {} to {} bytes",
+                    range.start(),
+                    range.end()
+                ),
+            );
+            default
+        }
+        Err(e) => {
+            p.add(key, e);
+            default
+        }
+    }
+}
+
+fn count(
+    v: Option<super::raw::Integer>,
+    default: i64,
+    min: i64,
+    key: String,
+    p: &mut Problems,
+) -> i64 {
+    match v.map(|v| v.0) {
         None => default,
         Some(n) if n >= min && n <= i64::from(u32::MAX) => n,
         Some(n) => {
             p.add(
                 key,
-                format!("{n} is out of range; expected an integer ≥ {min}"),
+                format!(
+                    "{n} is out of range; expected an integer from {min} to {}",
+                    u32::MAX
+                ),
             );
             default
         }
@@ -469,13 +757,9 @@ fn validate_rule(
     }
     let for_windows = count(r.for_windows, 1, 1, key("for_windows"), p);
     let clear_windows = count(r.clear_windows, 1, 1, key("clear_windows"), p);
-    let min_samples = match r.min_samples {
+    let min_samples = match r.min_samples.map(|n| n.0) {
         None => 0,
-        Some(n) if n >= 0 => n,
-        Some(n) => {
-            p.add(key("min_samples"), format!("{n} is negative"));
-            0
-        }
+        Some(n) => in_range(n, 0..=i64::MAX, &key("min_samples"), "samples", p).unwrap_or(0),
     };
     let severity = match r.severity.as_deref() {
         None => {

@@ -42,6 +42,9 @@ pub struct SizeCheckpoint {
     pub front: Option<i64>,
     pub emitted: bool,
     pub windows: Vec<WindowCheckpoint>,
+    /// The latest event time of the emitted windows that received records (spec 10.2's gaps).
+    #[serde(default)]
+    pub last_record: Option<i64>,
 }
 
 /// A saved alarm: rule name, group values in canonical order, state.
@@ -78,6 +81,7 @@ impl Engine {
                 size_ms: s.size_ms,
                 front: s.front(),
                 emitted: s.emitted(),
+                last_record: s.last_record(),
                 windows: s
                     .open()
                     .map(|(start, accs)| WindowCheckpoint {
@@ -147,7 +151,7 @@ impl Engine {
         self.max_aggregated = cp.max_aggregated;
         let ncells = self.cells.len();
         for (size, saved) in self.sizes.iter_mut().zip(&cp.sizes) {
-            size.restore(saved.front, saved.emitted);
+            size.restore(saved.front, saved.emitted, saved.last_record);
             for w in &saved.windows {
                 let Some(accs) = size.window_at(w.start) else {
                     continue;
@@ -190,25 +194,21 @@ impl Engine {
     /// Re-reads a record that the checkpointed run had already processed: rebuilds its call or
     /// session contribution to windows not yet emitted; writes nothing, counts nothing.
     pub fn reingest(&mut self, ev: &Event) {
-        if matches!(ev, Event::Outage(_)) {
-            return; // Outage effects are part of the checkpoint.
+        if matches!(ev, Event::Outage(_)) || self.out_of_range(ev).is_some() {
+            return; // Outage effects are part of the checkpoint; implausible times were rejected.
         }
         let cell = match self.cells.get(ev.cell_id()) {
             Some(c) => c,
-            None => {
-                let (idx, _) = self.cells.get_or_add_unknown(ev.cell_id());
-                for t in &mut self.levels {
-                    t.add_cell(idx, self.cells.info(idx));
-                }
-                idx
-            }
+            None => self.add_unknown_cell(ev.cell_id()),
         };
+        if !self.cells.info(cell).known {
+            self.cells.seen(cell, ev.event_time());
+        }
         let tech = self.cells.info(cell).technology;
         let ncells = self.cells.len();
         let t = ev.event_time();
         for size in &mut self.sizes {
-            let start = size.start_of(t);
-            let Some(accs) = size.window_at(start) else {
+            let Some(accs) = size.window_at(t) else {
                 continue;
             };
             let acc = cell_acc(accs, cell, ncells);

@@ -15,6 +15,9 @@ use rustc_hash::FxHashMap;
 /// The value of a dimension for a cell outside the inventory.
 pub const UNKNOWN: &str = "UNKNOWN";
 
+/// A group's member cell of record when every member was forgotten.
+const NO_CELL: u32 = u32::MAX;
+
 /// What the engine knows of one cell.
 #[derive(Debug, Clone)]
 pub struct CellInfo {
@@ -25,6 +28,8 @@ pub struct CellInfo {
     pub technology: Technology,
     /// Whether the cell is in the inventory.
     pub known: bool,
+    /// Cells outside the inventory: the largest event time of their records so far.
+    pub last_seen: i64,
 }
 
 impl CellInfo {
@@ -60,6 +65,7 @@ impl CellTable {
                 area: c.area.as_str(),
                 technology: c.technology,
                 known: true,
+                last_seen: i64::MIN,
             });
         }
         t.inventory_len = t.cells.len();
@@ -91,10 +97,53 @@ impl CellTable {
                     area: UNKNOWN,
                     technology: Technology::Unknown,
                     known: false,
+                    last_seen: i64::MIN,
                 });
                 (idx, true)
             }
         }
+    }
+
+    /// Notes a record at `t` on cell `idx`.
+    #[inline]
+    pub fn seen(&mut self, idx: u32, t: i64) {
+        if let Some(c) = self.cells.get_mut(idx as usize)
+            && c.last_seen < t
+        {
+            c.last_seen = t;
+        }
+    }
+
+    /// Unknown cells (they follow the inventory's).
+    pub fn unknown(&self) -> impl Iterator<Item = (u32, &CellInfo)> {
+        self.cells
+            .iter()
+            .enumerate()
+            .skip(self.inventory_len)
+            .map(|(i, c)| (i as u32, c))
+    }
+
+    /// Drops the unknown cells `forget` names and renumbers the others, keeping their order
+    /// (inventory cells never move). Returns old index → new index (`None`: forgotten).
+    pub fn forget(&mut self, forget: impl Fn(u32, &CellInfo) -> bool) -> Vec<Option<u32>> {
+        let mut remap = Vec::with_capacity(self.cells.len());
+        let mut kept = Vec::with_capacity(self.cells.len());
+        for (i, c) in std::mem::take(&mut self.cells).into_iter().enumerate() {
+            let idx = i as u32;
+            if i >= self.inventory_len && forget(idx, &c) {
+                self.index.remove(&c.id);
+                remap.push(None);
+            } else {
+                let new = kept.len() as u32;
+                if new != idx {
+                    self.index.insert(c.id.clone(), new);
+                }
+                remap.push(Some(new));
+                kept.push(c);
+            }
+        }
+        self.cells = kept;
+        remap
     }
 
     /// The cell at `idx`.
@@ -166,7 +215,14 @@ impl LevelTable {
         }
         let key: Box<[Box<str>]> = self.level.dims().map(|d| cell.dim(d).into()).collect();
         let group = match self.index.get(&key) {
-            Some(&g) => g,
+            Some(&g) => {
+                if let Some(rep) = self.rep_cell.get_mut(g as usize)
+                    && *rep == NO_CELL
+                {
+                    *rep = idx;
+                }
+                g
+            }
             None => {
                 let g = self.keys.len() as u32;
                 self.index.insert(key.clone(), g);
@@ -180,6 +236,42 @@ impl LevelTable {
         if cell.known {
             self.inventory_cells[group as usize] += 1;
         }
+    }
+
+    /// Follows a renumbering of the cells ([`CellTable::forget`]): forgotten cells leave their
+    /// groups (the groups stay, with no inventory cell they are emitted only when they receive
+    /// records); a group whose member cell of record was forgotten takes another member.
+    pub fn remap_cells(&mut self, remap: &[Option<u32>]) {
+        if self.per_cell {
+            self.inventory_cells = remap
+                .iter()
+                .zip(&self.inventory_cells)
+                .filter(|(new, _)| new.is_some())
+                .map(|(_, n)| *n)
+                .collect();
+        } else {
+            self.group_of_cell = remap
+                .iter()
+                .zip(&self.group_of_cell)
+                .filter(|(new, _)| new.is_some())
+                .map(|(_, g)| *g)
+                .collect();
+            for rep in &mut self.rep_cell {
+                *rep = remap
+                    .get(*rep as usize)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(NO_CELL);
+            }
+            for (cell, &g) in self.group_of_cell.iter().enumerate() {
+                if let Some(rep) = self.rep_cell.get_mut(g as usize)
+                    && *rep == NO_CELL
+                {
+                    *rep = cell as u32;
+                }
+            }
+        }
+        self.sorted_len = usize::MAX;
     }
 
     /// Number of groups.
@@ -222,12 +314,18 @@ impl LevelTable {
         group: u32,
         cells: &'a CellTable,
     ) -> impl Iterator<Item = (Dim, &'a str)> + 'a {
-        let rep = cells.info(self.rep_cell(group));
+        // Per-cell groups are their cell; other groups are their key (their member cell of
+        // record may have been forgotten).
+        let cell = self.per_cell.then(|| cells.info(group));
         let key = (!self.per_cell).then(|| &self.keys[group as usize]);
-        self.level.dims().enumerate().map(move |(k, d)| match key {
-            Some(values) => (d, &*values[k]),
-            None => (d, rep.dim(d)),
-        })
+        self.level
+            .dims()
+            .enumerate()
+            .map(move |(k, d)| match (key, cell) {
+                (Some(values), _) => (d, &*values[k]),
+                (None, Some(c)) => (d, c.dim(d)),
+                (None, None) => (d, UNKNOWN),
+            })
     }
 
     /// The group with these values (canonical order), if it exists.

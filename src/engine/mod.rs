@@ -17,6 +17,7 @@
 //! The same input in the same order gives the same outputs, bit for bit.
 
 pub mod checkpoint;
+mod forget;
 pub mod groups;
 pub mod outage;
 pub mod partial;
@@ -61,6 +62,18 @@ pub trait Output {
     fn partial(&mut self, _partial: &partial::Partial) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// The record-less windows `[from, to)` of size `size_ms` were skipped: the gap before them
+    /// was longer than `windows.max_gap` (spec 10.2). The default logs it.
+    fn windows_skipped(&mut self, size_ms: i64, from: i64, to: i64) -> Result<(), Self::Error> {
+        crate::telemetry::events::windows_skipped(size_ms, from, to, None);
+        Ok(())
+    }
+    /// `count` silent cells outside the inventory were forgotten (spec 10.4); `remaining`
+    /// unknown cells are still known. The default logs it.
+    fn cells_forgotten(&mut self, count: u64, remaining: usize) -> Result<(), Self::Error> {
+        crate::telemetry::events::unknown_cells_forgotten(count, remaining, None);
+        Ok(())
+    }
     /// Every KPI record and breach event of the window `[start, end)` was given.
     fn window_closed(&mut self, _start: i64, _end: i64) -> Result<(), Self::Error> {
         Ok(())
@@ -96,6 +109,10 @@ pub struct EngineStats {
     pub kpi_records: u64,
     /// Breach events emitted.
     pub breach_events: u64,
+    /// Record-less windows of a gap longer than `windows.max_gap` that were skipped, per size.
+    pub skipped_windows: Vec<u64>,
+    /// Unknown cells forgotten after `kpi.unknown_cell_ttl` of silence.
+    pub unknown_cells_forgotten: u64,
 }
 
 /// The KPI engine.
@@ -118,6 +135,15 @@ pub struct Engine {
     stats: EngineStats,
     /// Shard mode: closed windows go out as [`partial::Partial`]s, not rolled up.
     shard: bool,
+    /// Plausible event times: `[not_before, not_after]` (`not_after` set from the edge's clock).
+    not_before: i64,
+    not_after: Option<i64>,
+    max_future_ms: i64,
+    max_gap_ms: i64,
+    unknown_cell_ttl_ms: i64,
+    restored_retention_ms: i64,
+    /// Event time of the next sweep for silent unknown cells.
+    next_forget_sweep: i64,
 }
 
 impl Engine {
@@ -171,9 +197,17 @@ impl Engine {
             max_aggregated: None,
             stats: EngineStats {
                 late: vec![0; settings.window_sizes_ms.len()],
+                skipped_windows: vec![0; settings.window_sizes_ms.len()],
                 ..EngineStats::default()
             },
             shard: false,
+            not_before: settings.not_before_ms,
+            not_after: None,
+            max_future_ms: settings.max_future_ms,
+            max_gap_ms: settings.max_gap_ms,
+            unknown_cell_ttl_ms: settings.unknown_cell_ttl_ms,
+            restored_retention_ms: settings.restored_outage_retention_ms,
+            next_forget_sweep: i64::MIN,
         }
     }
 
@@ -184,6 +218,50 @@ impl Engine {
         Engine {
             shard: true,
             ..Engine::new(settings, inventory)
+        }
+    }
+
+    /// Sets the latest plausible event time (the edge's wall clock plus `windows.max_future`,
+    /// or a fixed bound): a later record is bad input. `None`: no upper bound.
+    pub fn set_not_after(&mut self, not_after: Option<i64>) {
+        self.not_after = not_after;
+    }
+
+    /// Sets the wall clock read at the edge (epoch ms): records more than `windows.max_future`
+    /// ahead of it are bad input.
+    pub fn set_clock(&mut self, now_ms: i64) {
+        self.not_after = Some(now_ms.saturating_add(self.max_future_ms));
+    }
+
+    /// Why a record's times are implausible (spec 10.1), if they are.
+    fn out_of_range(&self, ev: &Event) -> Option<Reject> {
+        let t = ev.event_time();
+        let started = match ev {
+            Event::Outage(o) => o.started_at,
+            _ => None,
+        };
+        if t < self.not_before || started.is_some_and(|s| s < self.not_before) {
+            let field = if t < self.not_before {
+                "event_time"
+            } else {
+                "started_at"
+            };
+            return Some(Reject::new(
+                Reason::EventTimeOutOfRange,
+                format!(
+                    "`{field}` is before windows.not_before ({} ms)",
+                    self.not_before
+                ),
+            ));
+        }
+        match self.not_after {
+            Some(limit) if t > limit => Some(Reject::new(
+                Reason::EventTimeOutOfRange,
+                format!(
+                    "`event_time` {t} is after {limit}, the latest plausible time (the clock plus windows.max_future)"
+                ),
+            )),
+            _ => None,
         }
     }
 
@@ -233,6 +311,9 @@ impl Engine {
     /// Aggregates one valid record, deciding lateness against the current watermark. Does not
     /// move the watermark: the caller does, with [`Engine::advance_to`].
     pub fn ingest(&mut self, ev: &Event) -> Ingested {
+        if let Some(reject) = self.out_of_range(ev) {
+            return Ingested::Rejected(reject);
+        }
         let t = ev.event_time();
         let cell = match ev {
             Event::Outage(_) => match self.cells.get(ev.cell_id()) {
@@ -247,14 +328,15 @@ impl Engine {
                     ));
                 }
             },
-            _ => self.cell_index(ev.cell_id()),
+            _ => self.cell_index(ev.cell_id(), t),
         };
         let tech = self.cells.info(cell).technology;
         // Outage state changes are global and happen whether or not the record is late.
         let counts = match ev {
             Event::Outage(o) => match o.state {
                 OutageState::Down => {
-                    self.outages.down(&o.outage_id, cell, t) != DownEffect::Ignored
+                    let late_everywhere = self.sizes.iter().all(|s| s.is_late(t, self.watermark));
+                    self.outages.down(&o.outage_id, cell, t, late_everywhere) != DownEffect::Ignored
                 }
                 OutageState::Restored => {
                     let started = o.started_at.unwrap_or(t);
@@ -299,18 +381,26 @@ impl Engine {
         }
     }
 
-    fn cell_index(&mut self, cell_id: &str) -> u32 {
+    fn cell_index(&mut self, cell_id: &str, t: i64) -> u32 {
         if let Some(idx) = self.cells.get(cell_id) {
             if !self.cells.info(idx).known {
                 self.stats.unknown_cell_records += 1;
+                self.cells.seen(idx, t);
             }
             return idx;
         }
+        let idx = self.add_unknown_cell(cell_id);
+        self.cells.seen(idx, t);
+        self.stats.unknown_cell_records += 1;
+        idx
+    }
+
+    /// Adds a cell outside the inventory to the cell table and every level.
+    fn add_unknown_cell(&mut self, cell_id: &str) -> u32 {
         let (idx, _) = self.cells.get_or_add_unknown(cell_id);
         for t in &mut self.levels {
             t.add_cell(idx, self.cells.info(idx));
         }
-        self.stats.unknown_cell_records += 1;
         idx
     }
 
@@ -363,16 +453,26 @@ impl Engine {
                 .filter(|&(end, _, size)| closable(size, end))
                 .min();
             let Some((_, si, _)) = next else { break };
+            let horizon = self
+                .watermark
+                .map_or(i64::MAX, |wm| self.sizes[si].start_of(wm));
+            if let Some((from, to)) = self.sizes[si].skip_gap(self.max_gap_ms, horizon) {
+                let size_ms = self.sizes[si].size_ms;
+                self.stats.skipped_windows[si] += u64::try_from((to - from) / size_ms).unwrap_or(0);
+                out.windows_skipped(size_ms, from, to)?;
+                continue;
+            }
             let (start, accs) = self.sizes[si].pop_front();
             self.close_window(si, start, accs, out)?;
         }
+        self.forget_silent_unknown_cells(out)?;
         let prune = self
             .sizes
             .iter()
             .filter_map(|s| s.lowest_open_start(self.watermark))
             .min();
         if let Some(t) = prune {
-            self.outages.prune_before(t);
+            self.outages.prune_before(t, self.restored_retention_ms);
         }
         Ok(())
     }

@@ -6,8 +6,14 @@
 //! to the window's end. The tracker is global (shared by all window sizes) and is updated by
 //! every outage record, late or not: lateness only removes a record's counts from closed windows,
 //! which the engine decides.
+//!
+//! Bounded (spec 10.4): closed intervals are forgotten once every window that could hold them is
+//! closed, and restored ids `kpi.restored_outage_retention` (1 day) of event time after their
+//! `RESTORED` ([`OutageTracker::prune_before`]), so the state holds the recent past only. A
+//! `DOWN` of a forgotten outage that is late for every size and older than the newest forgotten
+//! restore opens nothing, as it would not have had its `RESTORED` been remembered.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// The tracker's state with cells by id, for a checkpoint.
@@ -15,8 +21,15 @@ use serde::{Deserialize, Serialize};
 pub struct OutageSnapshot {
     /// (outage_id, cell_id, DOWN time), sorted.
     pub open: Vec<(String, String, i64)>,
-    /// Restored outage ids, sorted.
+    /// Restored outage ids of a checkpoint written before restore times were kept (read only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restored: Vec<String>,
+    /// Restored outage ids with the time of their `RESTORED`, sorted.
+    #[serde(default)]
+    pub restored_at: Vec<(String, i64)>,
+    /// Newest `RESTORED` time among the forgotten restored ids.
+    #[serde(default)]
+    pub forgotten_until: Option<i64>,
     /// (cell_id, start, end), sorted.
     pub closed: Vec<(String, i64, i64)>,
 }
@@ -26,8 +39,10 @@ pub struct OutageSnapshot {
 pub struct OutageTracker {
     /// outage_id → (cell, DOWN time).
     open: FxHashMap<Box<str>, (u32, i64)>,
-    /// Ids whose `RESTORED` was seen (a later `DOWN` of them opens nothing).
-    restored: FxHashSet<Box<str>>,
+    /// Ids whose `RESTORED` was seen (a later `DOWN` of them opens nothing), with its time.
+    restored: FxHashMap<Box<str>, i64>,
+    /// Newest `RESTORED` time among restored ids already forgotten.
+    forgotten_until: Option<i64>,
     /// Closed intervals per cell.
     closed: FxHashMap<u32, Vec<(i64, i64)>>,
 }
@@ -44,11 +59,13 @@ pub enum DownEffect {
 }
 
 impl OutageTracker {
-    /// Applies a `DOWN` of `id` on `cell` at `t`.
-    pub fn down(&mut self, id: &str, cell: u32, t: i64) -> DownEffect {
+    /// Applies a `DOWN` of `id` on `cell` at `t`; `late_everywhere`: its window is closed for
+    /// every size.
+    pub fn down(&mut self, id: &str, cell: u32, t: i64, late_everywhere: bool) -> DownEffect {
+        let maybe_forgotten = late_everywhere && self.forgotten_until.is_some_and(|f| t < f);
         if self.open.contains_key(id) {
             DownEffect::Ignored
-        } else if self.restored.contains(id) {
+        } else if maybe_forgotten || self.restored.contains_key(id) {
             DownEffect::AfterRestore
         } else {
             self.open.insert(id.into(), (cell, t));
@@ -60,8 +77,11 @@ impl OutageTracker {
     /// `[started_at, t)`.
     pub fn restored(&mut self, id: &str, cell: u32, started_at: i64, t: i64) {
         self.open.remove(id);
-        if !self.restored.contains(id) {
-            self.restored.insert(id.into());
+        match self.restored.get_mut(id) {
+            Some(at) => *at = (*at).max(t),
+            None => {
+                self.restored.insert(id.into(), t);
+            }
         }
         if t > started_at {
             self.closed.entry(cell).or_default().push((started_at, t));
@@ -96,12 +116,28 @@ impl OutageTracker {
         out
     }
 
-    /// Forgets closed intervals that end at or before `t` (no open window can contain them).
-    pub fn prune_before(&mut self, t: i64) {
+    /// Forgets closed intervals that end at or before `t` (no open window can contain them: `t`
+    /// is the lowest start an open window can have) and restored ids restored more than
+    /// `retention_ms` before `t`.
+    pub fn prune_before(&mut self, t: i64, retention_ms: i64) {
         self.closed.retain(|_, ivs| {
             ivs.retain(|&(_, end)| end > t);
             !ivs.is_empty()
         });
+        let mut forgotten = self.forgotten_until;
+        self.restored.retain(|_, at| {
+            let keep = *at >= t.saturating_sub(retention_ms);
+            if !keep {
+                forgotten = Some(forgotten.map_or(*at, |f| f.max(*at)));
+            }
+            keep
+        });
+        self.forgotten_until = forgotten;
+    }
+
+    /// Restored ids remembered (bounded by the restores of the open windows).
+    pub fn restored_count(&self) -> usize {
+        self.restored.len()
     }
 
     /// The state, naming cells with `cell_id`.
@@ -111,18 +147,24 @@ impl OutageTracker {
             .iter()
             .map(|(id, (c, t))| (id.to_string(), cell_id(*c), *t))
             .collect();
-        let mut restored: Vec<_> = self.restored.iter().map(|id| id.to_string()).collect();
+        let mut restored_at: Vec<_> = self
+            .restored
+            .iter()
+            .map(|(id, at)| (id.to_string(), *at))
+            .collect();
         let mut closed: Vec<_> = self
             .closed
             .iter()
             .flat_map(|(c, ivs)| ivs.iter().map(|(a, b)| (cell_id(*c), *a, *b)))
             .collect();
         open.sort();
-        restored.sort();
+        restored_at.sort();
         closed.sort();
         OutageSnapshot {
             open,
-            restored,
+            restored: Vec::new(),
+            restored_at,
+            forgotten_until: self.forgotten_until,
             closed,
         }
     }
@@ -135,7 +177,15 @@ impl OutageTracker {
                 self.open.insert(id.as_str().into(), (c, *t));
             }
         }
-        self.restored = s.restored.iter().map(|id| id.as_str().into()).collect();
+        // Ids of an older checkpoint have no time: kept until the first prune.
+        let legacy = s.restored.iter().map(|id| (id.as_str().into(), i64::MIN));
+        self.restored = s
+            .restored_at
+            .iter()
+            .map(|(id, at)| (id.as_str().into(), *at))
+            .chain(legacy)
+            .collect();
+        self.forgotten_until = s.forgotten_until;
         for (cell, a, b) in &s.closed {
             if let Some(c) = cell_index(cell) {
                 self.closed.entry(c).or_default().push((*a, *b));
@@ -184,14 +234,14 @@ mod tests {
     #[test]
     fn open_outage_counts_to_window_end() {
         let mut t = OutageTracker::default();
-        assert_eq!(t.down("o1", 3, 1_000), DownEffect::Opened);
-        assert_eq!(t.down("o1", 3, 1_500), DownEffect::Ignored);
+        assert_eq!(t.down("o1", 3, 1_000, false), DownEffect::Opened);
+        assert_eq!(t.down("o1", 3, 1_500, false), DownEffect::Ignored);
         assert_eq!(t.outage_ms(0, 5_000), vec![(3, 4_000)]);
         assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 5_000)]);
         t.restored("o1", 3, 1_000, 7_000);
         assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 2_000)]);
         assert_eq!(t.open_count(), 0);
-        assert_eq!(t.down("o1", 3, 8_000), DownEffect::AfterRestore);
+        assert_eq!(t.down("o1", 3, 8_000, false), DownEffect::AfterRestore);
         assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 2_000)]);
     }
 
@@ -200,11 +250,29 @@ mod tests {
         let mut t = OutageTracker::default();
         t.restored("a", 1, 0, 4_000);
         t.restored("b", 1, 2_000, 6_000);
-        t.down("c", 1, 5_000);
+        t.down("c", 1, 5_000, false);
         t.restored("d", 2, 0, 1_000);
         assert_eq!(t.outage_ms(0, 10_000), vec![(1, 10_000), (2, 1_000)]);
-        t.prune_before(5_000);
+        t.prune_before(5_000, 0);
         // `a` is gone; `b` [2s, 6s) and the open `c` [5s, 10s) remain.
         assert_eq!(t.outage_ms(0, 10_000), vec![(1, 8_000)]);
+        // `a` was restored at 4 s: forgotten; `b` (6 s) and `d` (1 s → forgotten) too.
+        assert_eq!(t.restored_count(), 1);
+    }
+
+    #[test]
+    fn restored_ids_are_forgotten_and_a_late_down_of_one_opens_nothing() {
+        let mut t = OutageTracker::default();
+        for i in 0..1000 {
+            t.restored(&format!("o{i}"), 1, i * 10, i * 10 + 5);
+        }
+        t.prune_before(20_000, 5_000);
+        assert_eq!(t.restored_count(), 0);
+        assert_eq!(t.snapshot(|c| c.to_string()).restored_at.len(), 0);
+        // A DOWN of a forgotten outage, late everywhere: it does not reopen it.
+        assert_eq!(t.down("o5", 1, 50, true), DownEffect::AfterRestore);
+        assert_eq!(t.open_count(), 0);
+        // A new outage's DOWN opens as usual.
+        assert_eq!(t.down("new", 1, 30_000, false), DownEffect::Opened);
     }
 }

@@ -41,15 +41,13 @@ impl Engine {
         let cells: Vec<u32> = p
             .cells
             .iter()
-            .map(|(id, _)| match self.cells.get(id) {
-                Some(idx) => idx,
-                None => {
-                    let (idx, _) = self.cells.get_or_add_unknown(id);
-                    for t in &mut self.levels {
-                        t.add_cell(idx, self.cells.info(idx));
-                    }
-                    idx
-                }
+            .map(|(id, _)| {
+                let idx = match self.cells.get(id) {
+                    Some(idx) => idx,
+                    None => self.add_unknown_cell(id),
+                };
+                self.cells.seen(idx, p.start);
+                idx
             })
             .collect();
         let ncells = self.cells.len();

@@ -15,6 +15,11 @@ pub struct SizeState {
     emitted: bool,
     /// Open windows that received records, sorted by start; each holds per-cell accumulators.
     open: Vec<(i64, Vec<Acc>)>,
+    /// The latest event time aggregated into each open window (same order as `open`).
+    latest: Vec<i64>,
+    /// The latest event time of the emitted windows that received records (gaps are measured
+    /// from it).
+    last_record: Option<i64>,
 }
 
 /// The accumulator of `cell` in a window, growing the window to `ncells` cells when needed.
@@ -35,6 +40,8 @@ impl SizeState {
             front: None,
             emitted: false,
             open: Vec::new(),
+            latest: Vec::new(),
+            last_record: None,
         }
     }
 
@@ -60,13 +67,18 @@ impl SizeState {
             Some(p) if self.open[p].0 == start => p,
             Some(p) => {
                 self.open.insert(p + 1, (start, Vec::new()));
+                self.latest.insert(p + 1, t);
                 p + 1
             }
             None => {
                 self.open.insert(0, (start, Vec::new()));
+                self.latest.insert(0, t);
                 0
             }
         };
+        if let Some(latest) = self.latest.get_mut(pos) {
+            *latest = (*latest).max(t);
+        }
         Some(&mut self.open[pos].1)
     }
 
@@ -81,11 +93,56 @@ impl SizeState {
         self.front = Some(start + self.size_ms);
         self.emitted = true;
         let accs = if self.open.first().is_some_and(|(s, _)| *s == start) {
+            let latest = self.latest.remove(0);
+            self.last_record = Some(self.last_record.map_or(latest, |l| l.max(latest)));
             self.open.remove(0).1
         } else {
             Vec::new()
         };
         (start, accs)
+    }
+
+    /// Follows a renumbering of the cells (old → new, monotonic; `None`: forgotten, and holding
+    /// nothing in any open window).
+    pub fn remap_cells(&mut self, remap: &[Option<u32>]) {
+        for (_, accs) in &mut self.open {
+            let mut write = 0;
+            for read in 0..accs.len() {
+                if let Some(Some(_)) = remap.get(read) {
+                    accs.swap(write, read);
+                    write += 1;
+                }
+            }
+            accs.truncate(write);
+        }
+    }
+
+    /// Whether a record at `t` would be late for this size.
+    pub fn is_late(&self, t: i64, watermark: Option<i64>) -> bool {
+        let start = self.start_of(t);
+        watermark.is_some_and(|wm| start.saturating_add(self.size_ms) <= wm)
+            || self.front.is_some_and(|f| start < f && self.emitted)
+    }
+
+    /// Spec 10.2: when the next window to emit received no record and starts `max_gap_ms` or
+    /// more after the last record of the emitted windows, moves `front` over the rest of the gap — to
+    /// the next window that received records, or at most to the window starting at `horizon`
+    /// (the one holding the watermark). Returns the skipped range `[from, to)`.
+    pub fn skip_gap(&mut self, max_gap_ms: i64, horizon: i64) -> Option<(i64, i64)> {
+        let front = self.front?;
+        let last = self.last_record?;
+        if front < last.saturating_add(max_gap_ms)
+            || self.open.first().is_some_and(|(s, _)| *s == front)
+        {
+            return None;
+        }
+        let next = self.open.first().map_or(i64::MAX, |(s, _)| *s);
+        let target = self.start_of(next.min(horizon));
+        if target <= front {
+            return None;
+        }
+        self.front = Some(target);
+        Some((front, target))
     }
 
     /// The lowest start a window of this size that is open, or could still open, can have.
@@ -110,17 +167,24 @@ impl SizeState {
     }
 
     /// Restores `front` and `emitted` from a checkpoint (before any record is re-read).
-    pub fn restore(&mut self, front: Option<i64>, emitted: bool) {
+    pub fn restore(&mut self, front: Option<i64>, emitted: bool, last_record: Option<i64>) {
         self.front = front;
         self.emitted = emitted;
+        self.last_record = last_record;
     }
 
-    /// The window starting at `start` (≥ front), created when missing; no lateness check.
-    pub fn window_at(&mut self, start: i64) -> Option<&mut Vec<Acc>> {
-        if self.front.is_none_or(|f| start < f) {
+    /// The latest event time of the emitted windows that received records.
+    pub fn last_record(&self) -> Option<i64> {
+        self.last_record
+    }
+
+    /// The window holding `t` when it is at or after `front`, created when missing; no
+    /// lateness check.
+    pub fn window_at(&mut self, t: i64) -> Option<&mut Vec<Acc>> {
+        if self.front.is_none_or(|f| self.start_of(t) < f) {
             return None;
         }
-        self.window_for(start, None)
+        self.window_for(t, None)
     }
 
     /// Open windows and the per-cell accumulators they hold (cheap: no walk over the cells).

@@ -24,7 +24,9 @@ impl rdkafka::ClientContext for QuietContext {
                 | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
         );
         if !eof {
-            tracing::warn!(%error, reason, "librdkafka");
+            let error = crate::config::secrets::redact(&error.to_string()).into_owned();
+            let reason = crate::config::secrets::redact(reason);
+            tracing::warn!(%error, %reason, "librdkafka");
         }
     }
 }
@@ -34,13 +36,84 @@ impl rdkafka::consumer::ConsumerContext for QuietContext {}
 /// The consumer type netkpi uses.
 pub type QuietConsumer = BaseConsumer<QuietContext>;
 
-/// A Kafka operation that failed, with what netkpi was doing.
+/// A Kafka operation that failed, with what netkpi was doing. Its text never shows a secret
+/// value, even one the client echoes back ([`crate::config::secrets`]).
 #[derive(Debug, thiserror::Error)]
-#[error("{doing}: {source}")]
 pub struct KafkaOpError {
     pub doing: String,
     #[source]
     pub source: KafkaError,
+}
+
+impl std::fmt::Display for KafkaOpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = format!("{}: {}", self.doing, self.source);
+        f.write_str(&crate::config::secrets::redact(&text))
+    }
+}
+
+/// A librdkafka property librdkafka does not take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyProblem {
+    pub key: String,
+    /// librdkafka's message, secrets redacted.
+    pub message: String,
+    /// Valid librdkafka, but not in this build (e.g. TLS without OpenSSL): a warning, since a
+    /// build with the feature takes it.
+    pub unsupported_here: bool,
+}
+
+/// Checks the configured librdkafka properties the way librdkafka checks a client
+/// configuration, without creating a client or connecting: each unknown property or invalid
+/// value is returned with librdkafka's own message (secrets redacted).
+pub fn check_properties(k: &KafkaSettings) -> Vec<PropertyProblem> {
+    use std::ffi::{CStr, CString};
+    let mut problems = Vec::new();
+    // SAFETY: a conf object is created, used only on this thread, and destroyed below.
+    let conf = unsafe { rdkafka_sys::rd_kafka_conf_new() };
+    if conf.is_null() {
+        return problems;
+    }
+    for (key, value) in &k.properties {
+        let (Ok(ckey), Ok(cvalue)) = (CString::new(key.as_str()), CString::new(value.as_str()))
+        else {
+            problems.push(PropertyProblem {
+                key: key.clone(),
+                message: "contains a NUL byte".to_string(),
+                unsupported_here: false,
+            });
+            continue;
+        };
+        let mut errstr = [0 as std::ffi::c_char; 512];
+        // SAFETY: valid NUL-terminated strings and an error buffer of the size given.
+        let result = unsafe {
+            rdkafka_sys::rd_kafka_conf_set(
+                conf,
+                ckey.as_ptr(),
+                cvalue.as_ptr(),
+                errstr.as_mut_ptr(),
+                errstr.len(),
+            )
+        };
+        if result != rdkafka_sys::rd_kafka_conf_res_t::RD_KAFKA_CONF_OK {
+            // SAFETY: librdkafka NUL-terminates the message within the buffer.
+            let message = unsafe { CStr::from_ptr(errstr.as_ptr()) }.to_string_lossy();
+            let mut message = crate::config::secrets::redact(&message).into_owned();
+            if KafkaSettings::is_secret(key) && message.contains(value.as_str()) {
+                message = message.replace(value.as_str(), crate::config::secrets::REDACTED);
+            }
+            let unsupported_here = message.contains("not supported in this build")
+                || message.contains("not available at build time");
+            problems.push(PropertyProblem {
+                key: key.clone(),
+                message,
+                unsupported_here,
+            });
+        }
+    }
+    // SAFETY: `conf` came from rd_kafka_conf_new and was not handed to a client.
+    unsafe { rdkafka_sys::rd_kafka_conf_destroy(conf) };
+    problems
 }
 
 /// Attaches what was being done to a Kafka error.
@@ -61,11 +134,28 @@ pub fn base_config(k: &KafkaSettings) -> ClientConfig {
     c
 }
 
-/// Creates the topics that do not exist yet, with `partitions` partitions each.
+/// What a topic netkpi creates is for, which decides its topic configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicRole {
+    /// Input topics (`gen --kafka`): the broker's defaults.
+    Input,
+    /// KPI records, breach events, dead letters: `kafka.output_retention` when set.
+    Output,
+    /// The checkpoints topic: compacted, so it keeps each unit's latest checkpoint for ever and
+    /// no history beyond it.
+    Checkpoints,
+    /// Shards → merger: the broker's defaults.
+    Internal,
+}
+
+/// Creates the topics that do not exist yet, with `partitions` partitions each, the configured
+/// replication factor (default: the broker's) and `min.insync.replicas`, and the topic
+/// configuration of their `role`.
 pub fn ensure_topics(
     k: &KafkaSettings,
     topics: &[&str],
     partitions: i32,
+    role: TopicRole,
 ) -> Result<(), KafkaOpError> {
     let admin: AdminClient<DefaultClientContext> = ctx(base_config(k).create(), || {
         "creating the admin client".into()
@@ -87,9 +177,27 @@ pub fn ensure_topics(
     if missing.is_empty() {
         return Ok(());
     }
+    let replication = k.replication_factor.unwrap_or(-1);
+    let min_insync = k.min_insync_replicas.map(|n| n.to_string());
+    let retention = match role {
+        TopicRole::Output => k.output_retention_ms.map(|ms| ms.to_string()),
+        _ => None,
+    };
     let new: Vec<NewTopic<'_>> = missing
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .map(|t| {
+            let mut topic = NewTopic::new(t, partitions, TopicReplication::Fixed(replication));
+            if role == TopicRole::Checkpoints {
+                topic = topic.set("cleanup.policy", "compact");
+            }
+            if let Some(n) = &min_insync {
+                topic = topic.set("min.insync.replicas", n);
+            }
+            if let Some(ms) = &retention {
+                topic = topic.set("retention.ms", ms);
+            }
+            topic
+        })
         .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

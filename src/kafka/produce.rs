@@ -2,7 +2,7 @@
 //! cell id (so a cell's records stay in order in one partition of each topic, and the three topics
 //! are co-partitioned); bad records go to the calls topic as they are.
 
-use super::client::{KafkaOpError, base_config, ctx, ensure_topics};
+use super::client::{KafkaOpError, TopicRole, base_config, ctx, ensure_topics};
 use crate::config::KafkaSettings;
 use crate::model::Stream;
 use crate::schemas::{event_value, input_schema};
@@ -20,7 +20,7 @@ pub fn produce_traffic(
     partitions: i32,
 ) -> Result<u64, KafkaOpError> {
     let topics: Vec<&str> = k.input_topics.iter().map(String::as_str).collect();
-    ensure_topics(k, &topics, partitions)?;
+    ensure_topics(k, &topics, partitions, TopicRole::Input)?;
     let producer: BaseProducer = ctx(
         base_config(k)
             .set("enable.idempotence", "true")

@@ -42,11 +42,17 @@ pub enum Reason {
     UnknownSchema,
     /// Confluent framing: the writer's schema cannot be resolved against ours.
     IncompatibleSchema,
+    /// `event_time` (or `started_at`) before `windows.not_before`, or further ahead of the wall
+    /// clock than `windows.max_future` (spec 10.1).
+    EventTimeOutOfRange,
+    /// A record longer than `input.max_record_bytes` (spec 10.3), or larger than the broker
+    /// accepts as a dead letter.
+    RecordTooLarge,
 }
 
 impl Reason {
     /// Every reason, for metric pre-registration and reports.
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 17] = [
         Reason::Malformed,
         Reason::InvalidType,
         Reason::UnknownRecordType,
@@ -62,6 +68,8 @@ impl Reason {
         Reason::Late,
         Reason::UnknownSchema,
         Reason::IncompatibleSchema,
+        Reason::EventTimeOutOfRange,
+        Reason::RecordTooLarge,
     ];
 
     /// The snake_case word written as a dead letter's `reason`.
@@ -82,6 +90,8 @@ impl Reason {
             Reason::Late => "late",
             Reason::UnknownSchema => "unknown_schema",
             Reason::IncompatibleSchema => "incompatible_schema",
+            Reason::EventTimeOutOfRange => "event_time_out_of_range",
+            Reason::RecordTooLarge => "record_too_large",
         }
     }
 }

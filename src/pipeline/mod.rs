@@ -59,7 +59,8 @@ pub use checkpoint::{Checkpoint, PartitionCheckpoint};
 use crate::config::{KafkaSettings, Settings};
 use crate::inventory::Cell;
 use crate::kafka::client::{
-    KafkaOpError, QuietConsumer, QuietContext, base_config, ctx, ensure_topics, partitions_of,
+    KafkaOpError, QuietConsumer, QuietContext, TopicRole, base_config, ctx, ensure_topics,
+    partitions_of,
 };
 use crate::model::Stream;
 use crate::telemetry::Counters;
@@ -212,12 +213,9 @@ fn input_consumer(k: &KafkaSettings, group: &str) -> Result<QuietConsumer, Kafka
     )
 }
 
-/// Wall-clock milliseconds since the epoch (for latency figures only, never for windows).
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+/// Wall-clock milliseconds since the epoch (latency figures and the plausible-time bound of
+/// spec 10.1; never window assignment).
+use crate::replay::wall_ms;
 
 /// When a unit commits its transaction.
 struct CommitClock {
@@ -291,12 +289,14 @@ pub fn run(
         k.breaches_topic.as_str(),
         k.dead_letters_topic.as_str(),
     ];
-    ensure_topics(k, &outputs, k.output_partitions)?;
+    ensure_topics(k, &outputs, k.output_partitions, TopicRole::Output)?;
     ensure_topics(
         k,
-        &[k.checkpoints_topic.as_str(), k.partials_topic.as_str()],
+        &[k.checkpoints_topic.as_str()],
         1,
+        TopicRole::Checkpoints,
     )?;
+    ensure_topics(k, &[k.partials_topic.as_str()], 1, TopicRole::Internal)?;
     let probe = input_consumer(k, &k.group_id)?;
     let mut shard_topic = (String::new(), 0usize);
     for topic in &k.input_topics {

@@ -123,12 +123,33 @@ impl<'a> KafkaOutput<'a> {
                 key: "netkpi.detail",
                 value: Some(reject.detail.as_str()),
             });
-        let key = key.unwrap_or_default();
-        let record = BaseRecord::to(&self.kafka.dead_letters_topic)
-            .payload(payload)
-            .key(key.as_slice())
-            .headers(headers);
-        Ok(self.send(record)?)
+        // A record without a key keeps having none (not an empty one).
+        let topic = self.kafka.dead_letters_topic.as_str();
+        let key = key.as_deref();
+        fn record<'r>(
+            topic: &'r str,
+            key: Option<&'r [u8]>,
+            payload: &'r [u8],
+            headers: OwnedHeaders,
+        ) -> BaseRecord<'r, [u8], [u8]> {
+            let r = BaseRecord::to(topic).payload(payload).headers(headers);
+            match key {
+                Some(k) => r.key(k),
+                None => r,
+            }
+        }
+        match self.send(record(topic, key, payload, headers.clone())) {
+            Err(e) if is_too_large(&e.source) && payload.len() > DEAD_LETTER_KEPT => {
+                // The broker would refuse the whole record: keep its first bytes and say so.
+                let size = payload.len().to_string();
+                let headers = headers.insert(Header {
+                    key: "netkpi.truncated_from",
+                    value: Some(size.as_str()),
+                });
+                Ok(self.send(record(topic, key, &payload[..DEAD_LETTER_KEPT], headers))?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// The checkpoint record of this transaction.
@@ -139,6 +160,17 @@ impl<'a> KafkaOutput<'a> {
                 .key(key.as_bytes()),
         )?)
     }
+}
+
+/// Bytes of a dead letter's payload kept when the whole record is too large for the broker.
+const DEAD_LETTER_KEPT: usize = 64 << 10;
+
+/// Whether the client or the broker refused a record as too large.
+fn is_too_large(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize)
+    )
 }
 
 impl Output for KafkaOutput<'_> {
@@ -179,6 +211,20 @@ impl Output for KafkaOutput<'_> {
         if let Some(m) = &self.metrics {
             m.window_closed(start, end);
         }
+        Ok(())
+    }
+
+    fn cells_forgotten(&mut self, count: u64, remaining: usize) -> Result<(), Self::Error> {
+        crate::telemetry::events::unknown_cells_forgotten(
+            count,
+            remaining,
+            self.metrics.as_deref(),
+        );
+        Ok(())
+    }
+
+    fn windows_skipped(&mut self, size_ms: i64, from: i64, to: i64) -> Result<(), Self::Error> {
+        crate::telemetry::events::windows_skipped(size_ms, from, to, self.metrics.as_deref());
         Ok(())
     }
 }

@@ -56,6 +56,7 @@ pub(super) fn run_shard(
     let checkpoint = committed_checkpoint(settings, &checkpoint_key, &committed)?;
 
     let mut engine = Engine::new_shard(settings, cells);
+    engine.set_clock(wall_ms());
     let now = Instant::now();
     let mut parts = Partitions::default();
     let mut assign = TopicPartitionList::new();
@@ -129,6 +130,7 @@ pub(super) fn run_shard(
     // new moves it.
     let mut pending: Vec<Pending> = Vec::new();
     let mut paused = TopicPartitionList::new();
+    let mut clock_read = Instant::now();
 
     loop {
         if control.shutdown.load(Ordering::SeqCst) {
@@ -153,6 +155,11 @@ pub(super) fn run_shard(
         }
         let polled = consumer.poll(Duration::from_millis(100));
         let now = Instant::now();
+        // The wall clock bounds plausible event times (spec 10.1); read at most every 100 ms.
+        if now.duration_since(clock_read) >= Duration::from_millis(100) {
+            live.engine.set_clock(wall_ms());
+            clock_read = now;
+        }
         match polled {
             Some(Ok(m)) => {
                 caught_up = false;

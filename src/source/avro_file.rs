@@ -2,15 +2,19 @@
 //! file's sync marker. Read block by block rather than through `apache_avro::Reader` so that
 //! (a) every dead letter carries the exact bytes of its own datum, and (b) a corrupt or
 //! truncated block costs only that block: the reader re-synchronises on the next sync marker and
-//! goes on. Codecs: `null` and `deflate`. The writer schema is one of our input records, or a
-//! union of them (one file holding all three streams in their original order).
+//! goes on. Every block's count, size and sync marker are checked against the bytes there
+//! (spec 10.3): a count too high makes no record out of nothing, one too low leaves no byte
+//! unseen, a damaged sync marker costs only its own block, and no block may decompress beyond
+//! `input.max_block_bytes`. Codecs: every one of the Avro spec ([`Codec`]). The writer schema is
+//! one of our input records, or a union of them (one file holding all three streams in their
+//! original order), and passes [`super::writer_schema::check`].
 
+use super::avro_codec::Codec;
 use super::avro_value::{kind_of_value, to_raw};
-use super::{Item, Location, RawPayload, SourceError};
+use super::{Item, Location, RawPayload, ReadLimits, SourceError};
 use crate::model::validate::{Reason, Reject, validate};
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
-use std::io::Read;
 
 /// The first four bytes of an object container file.
 pub const MAGIC: [u8; 4] = *b"Obj\x01";
@@ -39,7 +43,7 @@ fn read_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
 
 struct Header {
     schema: Schema,
-    deflate: bool,
+    codec: Codec,
     sync: [u8; 16],
 }
 
@@ -53,7 +57,7 @@ fn read_header(buf: &[u8], pos: &mut usize) -> Result<Header, String> {
             break;
         }
         if count < 0 {
-            count = -count;
+            count = count.checked_neg().ok_or("corrupt header")?;
             read_long(buf, pos).ok_or("truncated header")?;
         }
         for _ in 0..count {
@@ -67,33 +71,72 @@ fn read_header(buf: &[u8], pos: &mut usize) -> Result<Header, String> {
         }
     }
     let sync: [u8; 16] = buf
-        .get(*pos..*pos + 16)
+        .get(*pos..pos.saturating_add(16))
         .and_then(|s| s.try_into().ok())
         .ok_or("truncated header")?;
     *pos += 16;
     let schema = std::str::from_utf8(schema.ok_or("header has no avro.schema")?)
         .map_err(|e| format!("schema is not UTF-8: {e}"))?;
     let schema = Schema::parse_str(schema).map_err(|e| format!("bad writer schema: {e}"))?;
-    let deflate = match codec.as_str() {
-        "null" => false,
-        "deflate" => true,
-        other => {
-            return Err(format!(
-                "unsupported codec `{other}` (null and deflate are)"
-            ));
-        }
-    };
+    super::writer_schema::check(&schema)?;
+    let codec = Codec::parse(&codec).ok_or_else(|| {
+        format!(
+            "unsupported codec `{codec}` (null, deflate, snappy, zstandard, bzip2 and xz are read)"
+        )
+    })?;
     Ok(Header {
         schema,
-        deflate,
+        codec,
         sync,
     })
+}
+
+/// One block whose count, size and sync marker check out against the bytes there.
+struct Block<'a> {
+    count: u64,
+    data: &'a [u8],
+    /// Where the next block starts.
+    next: usize,
+}
+
+/// The block at `pos`; `Err(Some(next))` when only its sync marker is wrong (its size is right:
+/// a valid block or the end of the file follows it), `Err(None)` when it cannot be delimited.
+fn block_at<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    sync: &[u8; 16],
+    max: usize,
+) -> Result<Block<'a>, Option<usize>> {
+    let delimited = (|| {
+        let mut p = pos;
+        let count = u64::try_from(read_long(buf, &mut p)?).ok()?;
+        let size = usize::try_from(read_long(buf, &mut p)?).ok()?;
+        if size > max {
+            return None;
+        }
+        let end = p.checked_add(size)?;
+        let data = buf.get(p..end)?;
+        let next = end.checked_add(16)?;
+        let sync_ok = buf.get(end..next) == Some(&sync[..]);
+        Some((count, data, next, sync_ok))
+    })();
+    match delimited {
+        Some((count, data, next, true)) => Ok(Block { count, data, next }),
+        Some((_, _, next, false))
+            if next == buf.len()
+                || (next < buf.len() && block_at(buf, next, sync, max).is_ok()) =>
+        {
+            Err(Some(next))
+        }
+        _ => Err(None),
+    }
 }
 
 /// Reads a whole container file held in `buf`; `name` names it in sources.
 pub fn read<E: From<SourceError>>(
     buf: &[u8],
     name: &str,
+    limits: &ReadLimits,
     f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut pos = 0;
@@ -136,93 +179,113 @@ pub fn read<E: From<SourceError>>(
     let mut index: u64 = 0;
     while pos < buf.len() {
         let block_start = pos;
-        let parsed = (|| {
-            let count = read_long(buf, &mut pos).filter(|c| *c >= 0)?;
-            let size = usize::try_from(read_long(buf, &mut pos)?).ok()?;
-            let data = buf.get(pos..pos.checked_add(size)?)?;
-            pos += size;
-            let sync_ok = buf.get(pos..pos + 16) == Some(&header.sync[..]);
-            pos += 16;
-            sync_ok.then_some((count, data))
-        })();
-        let Some((count, data)) = parsed else {
-            // Corrupt or truncated block: dead-letter its bytes, resume after the next sync marker.
-            let resume = find_sync(buf, block_start + 1, &header.sync).unwrap_or(buf.len());
-            index += 1;
-            f(Item {
-                event: Err(Reject::new(
-                    Reason::Malformed,
-                    format!(
-                        "corrupt Avro block at byte {block_start}; skipped to the next sync marker"
+        let block = match block_at(buf, pos, &header.sync, limits.max_block_bytes) {
+            Ok(block) => block,
+            Err(resume) => {
+                // Damaged: dead-letter its bytes, resume at the next block that checks out.
+                let (resume, what) = match resume {
+                    Some(next) => (next, "its sync marker is damaged"),
+                    None => (
+                        find_sync(buf, block_start + 1, &header.sync).unwrap_or(buf.len()),
+                        "its count, size or sync marker does not match the bytes there; skipped to the next sync marker",
                     ),
-                )),
-                source: Location { file: name, index },
-                payload: RawPayload::Binary(&buf[block_start..resume]),
-            })?;
-            pos = resume;
-            continue;
-        };
-        let inflated;
-        let data: &[u8] = if header.deflate {
-            let mut out = Vec::new();
-            match flate2::read::DeflateDecoder::new(data).read_to_end(&mut out) {
-                Ok(_) => {
-                    inflated = out;
-                    &inflated
-                }
-                Err(e) => {
-                    index += 1;
-                    f(Item {
-                        event: Err(Reject::new(
-                            Reason::Malformed,
-                            format!("block of {count} records does not inflate: {e}"),
-                        )),
-                        source: Location { file: name, index },
-                        payload: RawPayload::Binary(data),
-                    })?;
-                    continue;
-                }
+                };
+                index += 1;
+                let detail = format!("corrupt Avro block at byte {block_start}: {what}");
+                reject(f, name, index, detail, &buf[block_start..resume])?;
+                pos = resume;
+                continue;
             }
-        } else {
-            data
         };
-        let mut cursor: &[u8] = data;
-        for i in 0..count {
-            index += 1;
-            let before = cursor;
-            let decoded = reader.read_value(&mut cursor);
-            let used = before.len() - cursor.len();
-            let event = match decoded {
-                Ok(value) => match kind_of_value(&header.schema, &value) {
-                    Some(kind) => to_raw(kind, value).and_then(validate),
-                    None => Err(Reject::new(
-                        Reason::UnknownRecordType,
-                        "the record is not a CallRecord, DataSession or Outage",
-                    )),
-                },
-                Err(e) => {
-                    // The rest of the block cannot be delimited: one dead letter carries it.
-                    f(Item {
-                        event: Err(Reject::new(
-                            Reason::Malformed,
-                            format!(
-                                "datum does not decode ({e}); the payload holds the rest of its block, {} record(s)",
-                                count - i
-                            ),
-                        )),
-                        source: Location { file: name, index },
-                        payload: RawPayload::Binary(before),
-                    })?;
-                    index += (count - i - 1) as u64;
-                    break;
-                }
-            };
-            f(Item {
-                event,
-                source: Location { file: name, index },
-                payload: RawPayload::Binary(&before[..used]),
-            })?;
+        pos = block.next;
+        let count = block.count;
+        match header.codec.decompress(block.data, limits.max_block_bytes) {
+            Ok(data) => read_block(&reader, &header.schema, &data, count, name, &mut index, f)?,
+            Err(e) => {
+                index += 1;
+                let detail = format!("block of {count} records at byte {block_start}: {e}");
+                reject(f, name, index, detail, block.data)?;
+            }
         }
+    }
+    Ok(())
+}
+
+fn reject<E>(
+    f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
+    file: &str,
+    index: u64,
+    detail: String,
+    bytes: &[u8],
+) -> Result<(), E> {
+    f(Item {
+        event: Err(Reject::new(Reason::Malformed, detail)),
+        source: Location { file, index },
+        payload: RawPayload::Binary(bytes),
+    })
+}
+
+/// Decodes the `count` datums of one block. A block that runs out of bytes before its count
+/// yields no record for the missing ones (one dead letter says how many); bytes left after the
+/// count are one dead letter; a datum that does not decode makes the rest of the block one dead
+/// letter (it cannot be delimited).
+fn read_block<E>(
+    reader: &GenericDatumReader<'_>,
+    schema: &Schema,
+    data: &[u8],
+    count: u64,
+    file: &str,
+    index: &mut u64,
+    f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut cursor: &[u8] = data;
+    for i in 0..count {
+        *index += 1;
+        if cursor.is_empty() {
+            let detail = format!(
+                "block says {count} records but its bytes end after {i}: no record is made of the missing {}",
+                count - i
+            );
+            reject(f, file, *index, detail, &[])?;
+            *index += count - i - 1;
+            return Ok(());
+        }
+        let before = cursor;
+        let event = match reader.read_value(&mut cursor) {
+            Ok(value) => match kind_of_value(schema, &value) {
+                Some(kind) => to_raw(kind, value).and_then(validate),
+                None => Err(Reject::new(
+                    Reason::UnknownRecordType,
+                    "the record is not a CallRecord, DataSession or Outage",
+                )),
+            },
+            Err(e) => {
+                let detail = format!(
+                    "datum does not decode ({e}); the payload holds the rest of its block, {} record(s)",
+                    count - i
+                );
+                reject(f, file, *index, detail, before)?;
+                *index += count - i - 1;
+                return Ok(());
+            }
+        };
+        let used = before.len() - cursor.len();
+        f(Item {
+            event,
+            source: Location {
+                file,
+                index: *index,
+            },
+            payload: RawPayload::Binary(&before[..used]),
+        })?;
+    }
+    if !cursor.is_empty() {
+        *index += 1;
+        let detail = format!(
+            "block says {count} records but {} bytes follow them: the payload holds those bytes",
+            cursor.len()
+        );
+        reject(f, file, *index, detail, cursor)?;
     }
     Ok(())
 }

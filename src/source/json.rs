@@ -7,7 +7,6 @@ use crate::model::Event;
 use crate::model::raw::RawEvent;
 use crate::model::validate::{Reason, Reject, validate};
 use std::io::BufRead;
-use std::path::Path;
 
 /// Decodes and validates one JSON line.
 pub fn decode_line(line: &[u8]) -> Result<Event, Reject> {
@@ -77,40 +76,109 @@ pub fn encode_event(ev: &Event) -> String {
     Value::Object(m).to_string()
 }
 
-/// Reads a JSON Lines file, calling `f` for each non-blank line.
+/// How much of an over-long line a dead letter keeps.
+const TOO_LARGE_PAYLOAD: usize = 4096;
+
+/// Reads one line (ending at LF, CR or CRLF, or at the end of input) into `buf`, keeping at
+/// most `max + 1` bytes of it; returns the line's full length, or `None` at the end of input.
+fn read_line(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<usize>> {
+    let mut len = 0usize;
+    let mut any = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(any.then_some(len));
+        }
+        any = true;
+        match chunk.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+            Some(end) => {
+                let cr = chunk[end] == b'\r';
+                let room = (max + 1).saturating_sub(buf.len()).min(end);
+                buf.extend_from_slice(&chunk[..room]);
+                len += end;
+                reader.consume(end + 1);
+                if cr {
+                    // CRLF is one line end; a lone CR (old Mac files) is one too.
+                    let next = reader.fill_buf()?;
+                    if next.first() == Some(&b'\n') {
+                        reader.consume(1);
+                    }
+                }
+                return Ok(Some(len));
+            }
+            None => {
+                let n = chunk.len();
+                let room = (max + 1).saturating_sub(buf.len()).min(n);
+                buf.extend_from_slice(&chunk[..room]);
+                len += n;
+                reader.consume(n);
+            }
+        }
+    }
+}
+
+/// Reads JSON Lines from `reader`, calling `f` for each non-blank line. A UTF-8 byte-order mark
+/// at the start is skipped; LF, CRLF and CR all end a line; a line longer than
+/// `max_record_bytes` is a `record_too_large` dead letter (its first bytes kept) and reading
+/// goes on at the next line, holding at most `max_record_bytes` + 1 bytes at any time.
 pub fn read_lines<E: From<SourceError>>(
-    path: &Path,
+    reader: &mut dyn BufRead,
     name: &str,
+    max_record_bytes: usize,
     f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     let io = |source| SourceError::Io {
         path: name.to_string(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut buf = Vec::with_capacity(1024);
     let mut line_no = 0u64;
     loop {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+        let Some(len) = read_line(reader, &mut buf, max_record_bytes).map_err(io)? else {
             return Ok(());
-        }
+        };
         line_no += 1;
         let mut line = buf.as_slice();
-        while let [rest @ .., b'\n' | b'\r'] = line {
+        if line_no == 1
+            && let Some(rest) = line.strip_prefix(b"\xEF\xBB\xBF")
+        {
             line = rest;
         }
+        let source = Location {
+            file: name,
+            index: line_no,
+        };
+        if len > max_record_bytes {
+            let kept = &line[..line.len().min(TOO_LARGE_PAYLOAD).min(max_record_bytes)];
+            f(Item {
+                event: Err(Reject::new(
+                    Reason::RecordTooLarge,
+                    format!(
+                        "line of {len} bytes is longer than input.max_record_bytes ({max_record_bytes}); the payload holds its first {} bytes",
+                        kept.len()
+                    ),
+                )),
+                source,
+                payload: RawPayload::Text(kept),
+            })?;
+            continue;
+        }
         // Blank means JSON whitespace only; any other byte makes a record (maybe a bad one).
-        if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+        if line.iter().all(|b| matches!(b, b' ' | b'\t')) {
             continue;
         }
         f(Item {
             event: decode_line(line),
-            source: Location {
-                file: name,
-                index: line_no,
-            },
+            source,
             payload: RawPayload::Text(line),
         })?;
     }
@@ -166,5 +234,55 @@ mod tests {
             decode_line(&[b'{', 0xff, b'}']).unwrap_err().reason,
             Reason::Malformed
         );
+    }
+}
+
+#[cfg(test)]
+mod reading {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<(u64, Result<Event, Reason>)> {
+        let mut out = Vec::new();
+        let mut reader = std::io::BufReader::with_capacity(7, input);
+        read_lines::<SourceError>(&mut reader, "t", max, &mut |item| {
+            out.push((item.source.index, item.event.map_err(|r| r.reason)));
+            Ok(())
+        })
+        .expect("reads");
+        out
+    }
+
+    const REC: &str = r#"{"type":"call","call_id":"c1","event_time":1767225600000,"cell_id":"A","outcome":"BUSY","dropped":false}"#;
+
+    #[test]
+    fn line_ends_bom_and_the_length_cap() {
+        let crlf = format!("\u{feff}{REC}\r\n{REC}\r\n\r\n{REC}");
+        let got = lines(crlf.as_bytes(), 1 << 20);
+        assert_eq!(got.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2, 4]);
+        assert!(got.iter().all(|(_, e)| e.is_ok()), "{got:?}");
+        let cr = format!("{REC}\r{REC}\r");
+        assert_eq!(lines(cr.as_bytes(), 1 << 20).len(), 2);
+        let long = format!("{REC}\n{}\n{REC}\n", "x".repeat(5000));
+        let got = lines(long.as_bytes(), 200);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1], (2, Err(Reason::RecordTooLarge)));
+        assert!(got[0].1.is_ok() && got[2].1.is_ok());
+    }
+
+    #[test]
+    fn a_newline_free_stream_costs_only_the_cap() {
+        // 64 MiB of zeros without a newline: one dead letter, memory bounded by the cap.
+        let mut zeros = std::io::Read::take(std::io::repeat(0), 64 << 20);
+        let mut reader = std::io::BufReader::new(&mut zeros);
+        let mut seen = Vec::new();
+        read_lines::<SourceError>(&mut reader, "zero", 1024, &mut |item| {
+            let RawPayload::Text(p) = item.payload else {
+                unreachable!()
+            };
+            seen.push((item.event.map_err(|r| r.reason), p.len()));
+            Ok(())
+        })
+        .expect("reads");
+        assert_eq!(seen, vec![(Err(Reason::RecordTooLarge), 1024)]);
     }
 }

@@ -5,12 +5,15 @@
 //! the reason it was rejected, with its location and original bytes so that a dead letter can
 //! carry them.
 
+pub mod avro_codec;
 pub mod avro_file;
 pub mod avro_value;
 pub mod json;
+pub mod writer_schema;
 
 use crate::model::Event;
 use crate::model::validate::{Reason, Reject};
+use std::io::Read;
 use std::path::Path;
 
 /// The original bytes of a record, as a dead letter carries them.
@@ -96,10 +99,44 @@ pub enum SourceError {
     },
 }
 
-/// Reads one input file (JSON Lines or Avro object container, by its first bytes) and hands each
-/// record to `f`. An error of `f` stops the reading and is returned.
+/// What one input record or block may cost (spec 10.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Longest JSON line.
+    pub max_record_bytes: usize,
+    /// Largest Avro block, compressed or decompressed.
+    pub max_block_bytes: usize,
+}
+
+impl ReadLimits {
+    /// The limits of a configuration.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        ReadLimits {
+            max_record_bytes: settings.max_record_bytes,
+            max_block_bytes: settings.max_block_bytes,
+        }
+    }
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_record_bytes: 1 << 20,
+            max_block_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The path that names standard input.
+pub const STDIN: &str = "-";
+
+/// Reads one input (a file, or standard input for `-`; JSON Lines or an Avro object container,
+/// told apart by the first bytes, which are read once and then handed on with the rest, so a
+/// pipe loses nothing) and hands each record to `f`. An error of `f` stops the reading and is
+/// returned.
 pub fn read_file<E: From<SourceError>>(
     path: &Path,
+    limits: &ReadLimits,
     f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     let name = path.display().to_string();
@@ -107,14 +144,20 @@ pub fn read_file<E: From<SourceError>>(
         path: name.clone(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut magic = [0u8; 4];
-    let n = std::io::Read::read(&mut file, &mut magic).map_err(io)?;
-    drop(file);
-    if n == 4 && magic == avro_file::MAGIC {
-        let bytes = std::fs::read(path).map_err(io)?;
-        avro_file::read(&bytes, &name, f)
+    let mut input: Box<dyn Read> = if path.as_os_str() == STDIN {
+        Box::new(std::io::stdin().lock())
     } else {
-        json::read_lines(path, &name, f)
+        Box::new(std::fs::File::open(path).map_err(io)?)
+    };
+    let mut head = Vec::with_capacity(4);
+    (&mut input).take(4).read_to_end(&mut head).map_err(io)?;
+    let mut whole = std::io::Cursor::new(head.clone()).chain(input);
+    if head == avro_file::MAGIC {
+        let mut bytes = Vec::new();
+        whole.read_to_end(&mut bytes).map_err(io)?;
+        avro_file::read(&bytes, &name, limits, f)
+    } else {
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, whole);
+        json::read_lines(&mut reader, &name, limits.max_record_bytes, f)
     }
 }

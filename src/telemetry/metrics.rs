@@ -72,6 +72,8 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     pub late_outage_records: prometheus::IntCounter,
     pub windows_emitted: IntCounterVec,
+    pub skipped_windows: IntCounterVec,
+    pub unknown_cells_forgotten: prometheus::IntCounter,
     pub breach_events: IntCounterVec,
     pub transactions: IntCounterVec,
     pub consumer_lag: IntGaugeVec,
@@ -141,6 +143,16 @@ impl Metrics {
             "Windows closed and emitted, by size.",
             &["window"],
         )?;
+        let skipped_windows = counter(
+            "netkpi_skipped_windows_total",
+            "Record-less windows of a gap longer than windows.max_gap that were skipped, not emitted, by size.",
+            &["window"],
+        )?;
+        let unknown_cells_forgotten = prometheus::IntCounter::new(
+            "netkpi_unknown_cells_forgotten_total",
+            "Cells outside the inventory forgotten after kpi.unknown_cell_ttl of silence.",
+        )?;
+        registry.register(Box::new(unknown_cells_forgotten.clone()))?;
         let breach_events = counter(
             "netkpi_breach_events_total",
             "Breach events emitted, by rule and state.",
@@ -196,6 +208,8 @@ impl Metrics {
             dead_letters,
             late_outage_records,
             windows_emitted,
+            skipped_windows,
+            unknown_cells_forgotten,
             breach_events,
             transactions,
             consumer_lag,

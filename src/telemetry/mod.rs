@@ -1,6 +1,7 @@
 //! The processor's own counters and log events, named in one place. Labels are bounded: dead
 //! letters are counted by [`Reason`] (a closed set), late records by window size.
 
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod remote_write;
@@ -71,6 +72,16 @@ impl<O: crate::engine::Output> crate::engine::Output for Observed<'_, O> {
         }
         self.inner.window_closed(start, end)
     }
+
+    fn cells_forgotten(&mut self, count: u64, remaining: usize) -> Result<(), Self::Error> {
+        events::unknown_cells_forgotten(count, remaining, self.metrics);
+        Ok(())
+    }
+
+    fn windows_skipped(&mut self, size_ms: i64, from: i64, to: i64) -> Result<(), Self::Error> {
+        events::windows_skipped(size_ms, from, to, self.metrics);
+        Ok(())
+    }
 }
 
 /// Logs the end-of-run summary.
@@ -95,6 +106,8 @@ pub fn log_summary(
         dead_letters = c.dead_letters_total(),
         late_outage_records = c.late_outage_records,
         windows_emitted = e.windows_emitted,
+        skipped_windows = e.skipped_windows.iter().sum::<u64>(),
+        unknown_cells_forgotten = e.unknown_cells_forgotten,
         kpi_records = e.kpi_records,
         breach_events = e.breach_events,
         seconds = format!("{seconds:.3}"),

@@ -212,6 +212,32 @@ impl Thresholds {
         }
     }
 
+    /// Group indices with a stored state under any rule for which `watched` holds.
+    pub fn groups_with_state(&self, watched: impl Fn(&Rule) -> bool) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .rules
+            .iter()
+            .zip(&self.states)
+            .filter(|(rule, _)| watched(rule))
+            .flat_map(|(_, m)| m.keys().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Renumbers the groups of the rules for which `watched` holds (old → new, `None`: gone).
+    pub fn remap_groups(&mut self, watched: impl Fn(&Rule) -> bool, remap: &[Option<u32>]) {
+        for (rule, m) in self.rules.iter().zip(&mut self.states) {
+            if watched(rule) {
+                *m = m
+                    .drain()
+                    .filter_map(|(g, s)| Some((remap.get(g as usize).copied().flatten()?, s)))
+                    .collect();
+            }
+        }
+    }
+
     /// Number of (rule, group) pairs currently firing.
     pub fn firing(&self) -> usize {
         self.firing_by_rule().map(|(_, n)| n).sum()

@@ -8,6 +8,7 @@ mod cli;
 mod deploy;
 mod golden;
 mod kafka;
+mod limits;
 mod oracle;
 mod prometheus;
 mod props;
@@ -48,8 +49,16 @@ fn parse(bytes: &[u8]) -> Vec<Value> {
 pub fn replay_files(settings: &Settings, cells: &[Cell], inputs: &[PathBuf]) -> Replayed {
     let mut engine = Engine::new(settings, cells);
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
-    let counters = netkpi::replay::replay(&mut engine, inputs, &mut k, &mut b, &mut d, None)
-        .expect("replay runs");
+    let counters = netkpi::replay::replay(
+        &mut engine,
+        inputs,
+        &netkpi::replay::ReplayOptions::of(settings),
+        &mut k,
+        &mut b,
+        &mut d,
+        None,
+    )
+    .expect("replay runs");
     Replayed {
         kpis: parse(&k),
         breaches: parse(&b),

@@ -15,6 +15,8 @@ const CONFIG: &str = r#"
 [windows]
 sizes = ["1m", "3m"]
 allowed_delay = "20s"
+# These properties count time from the epoch.
+not_before = "1970-01-01T00:00:00Z"
 [kpi]
 levels = ["cell", "site", "region,technology", "area", "network"]
 min_active_ms = 100

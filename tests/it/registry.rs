@@ -124,8 +124,13 @@ fn confluent_framing_resolves_older_and_newer_producers() {
         broker.addr, registry.url
     );
     let s = settings(&toml);
-    netkpi::kafka::client::ensure_topics(&s.kafka, &["calls", "data-sessions", "outages"], 2)
-        .expect("topics");
+    netkpi::kafka::client::ensure_topics(
+        &s.kafka,
+        &["calls", "data-sessions", "outages"],
+        2,
+        netkpi::kafka::client::TopicRole::Input,
+    )
+    .expect("topics");
 
     let old_schema = apache_avro::Schema::parse_str(&older_calls).expect("old");
     let new_schema = apache_avro::Schema::parse_str(&newer_sessions).expect("new");
