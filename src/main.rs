@@ -126,6 +126,9 @@ enum Command {
         /// Share of bad records (JSON Lines only; Avro output skips them).
         #[arg(long, default_value_t = 0.0)]
         bad_share: f64,
+        /// Outages per cell per day (each a DOWN and its RESTORED).
+        #[arg(long, default_value_t = 0.2)]
+        outages_per_cell_day: f64,
     },
     /// The whole product in one process, no external services: an in-process Kafka cluster,
     /// generated traffic for the sample inventory, the streaming pipeline, and a live view of
@@ -336,6 +339,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 dead_letters = summary.counters.dead_letters_total(),
                 transactions = summary.transactions,
                 restored = summary.restored,
+                checkpoint_bytes = summary.checkpoint_bytes,
                 seconds = format!("{:.3}", summary.seconds),
                 records_per_second = format!("{rate:.0}"),
                 "run finished"
@@ -358,6 +362,7 @@ fn run(command: Command) -> Result<ExitCode> {
             seed,
             late_share,
             bad_share,
+            outages_per_cell_day,
         } => {
             let cells = match inv {
                 Some(p) => inventory::load(&p)?,
@@ -391,6 +396,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 seed,
                 late_share,
                 bad_share,
+                outages_per_cell_day,
                 ..defaults
             };
             let pace = wall_rate.map_or(
@@ -527,7 +533,7 @@ fn start_http(
     let (Some(address), Some(metrics)) = (&settings.http_address, &control.metrics) else {
         return Ok(());
     };
-    match netkpi::telemetry::http::serve(address, metrics.clone(), control.ready.clone()) {
+    match netkpi::telemetry::http::serve(address, metrics.clone(), control.health.clone()) {
         Ok(bound) => {
             tracing::info!(address = %bound, "serving /metrics, /healthz, /readyz");
             Ok(())

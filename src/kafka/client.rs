@@ -23,6 +23,12 @@ impl rdkafka::ClientContext for QuietContext {
             KafkaError::PartitionEOF(_)
                 | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
         );
+        if matches!(
+            error,
+            KafkaError::Global(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            crate::telemetry::health::brokers_down();
+        }
         if !eof {
             let error = crate::config::secrets::redact(&error.to_string()).into_owned();
             let reason = crate::config::secrets::redact(reason);

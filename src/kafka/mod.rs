@@ -6,4 +6,5 @@ pub mod codec;
 pub mod datum;
 pub mod produce;
 pub mod registry;
+pub mod tail;
 pub mod watermarks;

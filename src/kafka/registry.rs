@@ -125,6 +125,9 @@ impl Registry {
             let ours = input_schema(stream);
             let writer = match Schema::parse_str(&text) {
                 Err(e) => Writer::Incompatible(format!("schema {id} is not an Avro schema: {e}")),
+                Ok(w) if let Err(why) = crate::source::writer_schema::check(&w) => {
+                    Writer::Incompatible(format!("schema {id} is refused: {why}"))
+                }
                 Ok(w) if w.canonical_form() == ours.canonical_form() => Writer::Ours,
                 Ok(w) => {
                     match apache_avro::schema_compatibility::SchemaCompatibility::can_read(&w, ours)

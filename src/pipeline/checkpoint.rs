@@ -8,7 +8,8 @@ use super::{PipelineError, TIMEOUT};
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
-use crate::kafka::client::{ctx, read_all};
+use crate::kafka::client::ctx;
+use crate::kafka::tail::find_from_end;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -58,7 +59,9 @@ pub(super) fn committed_offsets(
 }
 
 /// The newest checkpoint under `key` whose partitions' next offsets `matches` (`None` when
-/// nothing was committed yet: a first start).
+/// nothing was committed yet: a first start). The checkpoints topic is read backwards from its
+/// end ([`crate::kafka::tail`]), so a restart reads only the checkpoints written since this
+/// unit's last commit, however long the deployment has been running.
 pub(super) fn find_checkpoint<T: serde::de::DeserializeOwned>(
     settings: &Settings,
     key: &str,
@@ -69,18 +72,24 @@ pub(super) fn find_checkpoint<T: serde::de::DeserializeOwned>(
     if !committed_anything {
         return Ok(None);
     }
-    let mut found = None;
-    for record in read_all(k, &k.checkpoints_topic)? {
-        if record.key != key.as_bytes() {
-            continue;
-        }
-        let Ok(cp) = serde_json::from_slice::<T>(&record.value) else {
-            continue;
-        };
-        if matches(&cp) {
-            found = Some(cp);
-        }
-    }
+    let started = std::time::Instant::now();
+    let mut scanned = 0usize;
+    let found = find_from_end(k, &k.checkpoints_topic, |records| {
+        scanned += records.len();
+        records
+            .iter()
+            .rev()
+            .filter(|r| r.key == key.as_bytes())
+            .filter_map(|r| serde_json::from_slice::<T>(&r.value).ok())
+            .find(|cp| matches(cp))
+    })?;
+    tracing::info!(
+        key,
+        checkpoints_scanned = scanned,
+        found = found.is_some(),
+        seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
+        "looked up the committed checkpoint from the end of the checkpoints topic"
+    );
     found
         .map(Some)
         .ok_or_else(|| PipelineError::NoCheckpoint(key.to_string(), k.checkpoints_topic.clone()))
@@ -109,7 +118,7 @@ pub(super) fn commit(
     parts: &Partitions,
     ids: &[(PartitionId, String)],
     key: &str,
-) -> Result<(), PipelineError> {
+) -> Result<usize, PipelineError> {
     let mut offsets = TopicPartitionList::new();
     let mut cps = Vec::new();
     for (id, topic) in ids {
@@ -140,7 +149,8 @@ pub(super) fn commit(
     commit_with(producer, group, out, key, &checkpoint, &offsets)
 }
 
-/// Commits the current transaction with `checkpoint` under `key` and the consumer `offsets`.
+/// Commits the current transaction with `checkpoint` under `key` and the consumer `offsets`;
+/// returns the checkpoint's size in bytes.
 pub(super) fn commit_with(
     producer: &BaseProducer,
     group: &rdkafka::consumer::ConsumerGroupMetadata,
@@ -148,7 +158,7 @@ pub(super) fn commit_with(
     key: &str,
     checkpoint: &impl Serialize,
     offsets: &TopicPartitionList,
-) -> Result<(), PipelineError> {
+) -> Result<usize, PipelineError> {
     let bytes =
         serde_json::to_vec(checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
     out.checkpoint(key, &bytes)?;
@@ -165,5 +175,5 @@ pub(super) fn commit_with(
     ctx(producer.commit_transaction(TIMEOUT), || {
         "committing the transaction".into()
     })?;
-    Ok(())
+    Ok(bytes.len())
 }

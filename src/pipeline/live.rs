@@ -143,7 +143,7 @@ impl Live<'_> {
             // The run stops; librdkafka's next init_transactions aborts what was left open.
             m.transactions.with_label_values(&["failed"]).inc();
         }
-        committed?;
+        self.summary.checkpoint_bytes = committed?;
         self.summary.transactions += 1;
         self.dirty = false;
         Ok(())

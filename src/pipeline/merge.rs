@@ -238,6 +238,7 @@ pub(super) fn run_merger(
 ) -> Result<RunSummary, PipelineError> {
     let k = &settings.kafka;
     let topic = k.partials_topic.as_str();
+    let mut reread = super::reread::RereadWatch::new("merger");
     let producer = transactional_producer(k, &format!("{}.merger", k.transactional_id))?;
     let consumer = input_consumer(k, &format!("{}.merger", k.group_id))?;
     let checkpoint = committed_checkpoint(settings, committed_offset(settings, &consumer)?)?;
@@ -311,8 +312,12 @@ pub(super) fn run_merger(
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
         }
         if merge.next_offset < resume_until {
+            let (at, until) = (merge.next_offset, resume_until);
+            let what = || format!("partials at offset {at}, re-reading up to {until}");
+            reread.check(at, what, Instant::now(), &control.health)?;
             continue;
         }
+        reread.finished(&control.health);
         if let Some(wm) = merged_watermark(shards, &merge.progress) {
             engine.advance_to(wm, &mut out)?;
         }
@@ -331,7 +336,7 @@ pub(super) fn run_merger(
         }
         if clock.due(emitted, caught_up, merge.dirty, Instant::now()) || all_end {
             windows_emitted = engine.stats().windows_emitted;
-            commit(
+            summary.checkpoint_bytes = commit(
                 &producer,
                 &group_metadata,
                 &mut out,
@@ -341,6 +346,7 @@ pub(super) fn run_merger(
                 settings,
             )?;
             summary.transactions += 1;
+            control.health.done("merger");
             let waited = clock.committed();
             if let Some(m) = &control.metrics {
                 m.transactions.with_label_values(&["committed"]).inc();
@@ -364,7 +370,7 @@ pub(super) fn run_merger(
         && merge.progress.values().all(|s| s.at_end)
         && merge.progress.len() as i32 == shards)
     {
-        commit(
+        summary.checkpoint_bytes = commit(
             &producer,
             &group_metadata,
             &mut out,
@@ -409,7 +415,7 @@ fn commit(
     merge: &mut Merge,
     key: &str,
     settings: &Settings,
-) -> Result<(), PipelineError> {
+) -> Result<usize, PipelineError> {
     merge.emitted(engine, &settings.window_sizes_ms);
     let mut saved = engine.checkpoint();
     // Re-read partials rebuild the open windows whole, outage counts included.
@@ -432,7 +438,7 @@ fn commit(
         ),
         || "building offsets".into(),
     )?;
-    commit_with(producer, group, out, key, &cp, &offsets)?;
+    let bytes = commit_with(producer, group, out, key, &cp, &offsets)?;
     merge.dirty = false;
-    Ok(())
+    Ok(bytes)
 }

@@ -52,6 +52,7 @@ mod output;
 pub mod owners;
 pub mod partitions;
 pub mod progress;
+mod reread;
 mod shard;
 
 pub use checkpoint::{Checkpoint, PartitionCheckpoint};
@@ -100,9 +101,29 @@ pub enum PipelineError {
     Avro(#[from] apache_avro::Error),
     #[error("a worker thread panicked: {0}")]
     Panicked(String),
+    #[error(
+        "{unit}: re-reading after a restore made no progress for {seconds} s ({waiting_for}); the unit restarts with fresh clients"
+    )]
+    RereadStalled {
+        unit: String,
+        waiting_for: String,
+        seconds: u64,
+    },
 }
 
 impl PipelineError {
+    /// Whether the unit that failed with this should be restarted from its checkpoint (after a
+    /// backoff) rather than stop the process: the broker or the schema registry was unreachable
+    /// or refused a transaction. Restarting is the crash-recovery path, so outputs stay exact.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Kafka(_)
+                | PipelineError::Registry(_)
+                | PipelineError::RereadStalled { .. }
+        ) && !self.is_fenced()
+    }
+
     /// Whether another owner of the same unit fenced this one's producer (the unit moved to
     /// another instance): not a failure of the process.
     pub fn is_fenced(&self) -> bool {
@@ -144,6 +165,8 @@ pub struct RunSummary {
     pub breach_latency_us: Vec<u64>,
     /// Seconds spent consuming (after assignment and restore).
     pub seconds: f64,
+    /// Bytes of the last checkpoint each unit wrote, summed over the units.
+    pub checkpoint_bytes: usize,
 }
 
 impl RunSummary {
@@ -153,6 +176,7 @@ impl RunSummary {
         self.restored |= o.restored;
         self.breach_latency_us.extend(o.breach_latency_us);
         self.seconds = self.seconds.max(o.seconds);
+        self.checkpoint_bytes += o.checkpoint_bytes;
     }
 }
 
@@ -164,6 +188,7 @@ impl Default for RunSummary {
             restored: false,
             breach_latency_us: Vec::new(),
             seconds: 0.0,
+            checkpoint_bytes: 0,
         }
     }
 }
@@ -175,8 +200,8 @@ pub struct Control {
     pub metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     /// Set to stop gracefully.
     pub shutdown: Arc<AtomicBool>,
-    /// Set once partitions are assigned and state restored.
-    pub ready: Arc<AtomicBool>,
+    /// Readiness and waits, for `/readyz`.
+    pub health: crate::telemetry::health::Health,
 }
 
 /// The transactional producer of one unit; fences the unit's previous owner.
@@ -260,6 +285,93 @@ impl CommitClock {
     }
 }
 
+/// How long this instance has waited for the owners group to assign it anything: logged every
+/// 10 s and reported by `/readyz` (a group join normally takes about half the session timeout;
+/// Tansu has been seen to wedge a group for good when a member dies mid-join).
+struct Joining {
+    since: Instant,
+    warned_at: Option<Instant>,
+}
+
+impl Joining {
+    fn new() -> Self {
+        Joining {
+            since: Instant::now(),
+            warned_at: None,
+        }
+    }
+
+    fn check(&mut self, group: &str, health: &crate::telemetry::health::Health) {
+        let waited = self.since.elapsed();
+        if waited < Duration::from_secs(10)
+            || self
+                .warned_at
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        self.warned_at = Some(Instant::now());
+        let what = format!("waiting for group `{group}.owners` to assign units");
+        tracing::warn!(
+            waited_s = waited.as_secs(),
+            "{what}: a join normally takes about half of kafka.session_timeout; a broker that keeps a member that died mid-join can hold the group (restart the broker, or use another group_id)"
+        );
+        health.waiting("owners group", what);
+    }
+
+    fn assigned(&mut self, health: &crate::telemetry::health::Health) {
+        if self.warned_at.take().is_some() {
+            health.done("owners group");
+        }
+        self.since = Instant::now();
+    }
+}
+
+/// Units that failed for a reason that passes (broker or registry unreachable) and when each
+/// may start again: backoff doubling from 1 s to 30 s, reset when the unit finishes.
+#[derive(Debug, Default)]
+struct Restarts {
+    pending: BTreeMap<Unit, (Instant, u32)>,
+}
+
+impl Restarts {
+    fn failed(
+        &mut self,
+        unit: Unit,
+        error: &PipelineError,
+        health: &crate::telemetry::health::Health,
+    ) {
+        let attempts = self.pending.get(&unit).map_or(0, |(_, n)| *n) + 1;
+        let delay = Duration::from_secs(1u64 << attempts.min(5)).min(Duration::from_secs(30));
+        let error = crate::config::secrets::redact(&error.to_string()).into_owned();
+        tracing::error!(
+            %unit,
+            attempt = attempts,
+            retry_in_s = delay.as_secs(),
+            %error,
+            "unit failed; restarting it from its checkpoint (outputs stay exact)"
+        );
+        health.waiting(
+            &unit.to_string(),
+            format!("restarting after a failure (attempt {attempts}): {error}"),
+        );
+        self.pending
+            .insert(unit, (Instant::now() + delay, attempts));
+    }
+
+    fn succeeded(&mut self, unit: Unit, health: &crate::telemetry::health::Health) {
+        self.pending.remove(&unit);
+        health.done(&unit.to_string());
+    }
+
+    /// Whether `unit` may start now.
+    fn due(&self, unit: Unit) -> bool {
+        self.pending
+            .get(&unit)
+            .is_none_or(|(at, _)| Instant::now() >= *at)
+    }
+}
+
 /// A unit running on a thread of its own.
 struct Worker {
     stop: Arc<AtomicBool>,
@@ -318,7 +430,7 @@ pub fn run(
         let worker_control = Control {
             metrics: control.metrics.clone(),
             shutdown: stop.clone(),
-            ready: Arc::new(AtomicBool::new(false)),
+            health: control.health.clone(),
         };
         let (settings, cells) = (settings.clone(), cells.clone());
         let handle = std::thread::Builder::new()
@@ -332,6 +444,8 @@ pub fn run(
     };
 
     let mut summary = RunSummary::default();
+    let mut restarts = Restarts::default();
+    let mut joining = Joining::new();
     let mut running: BTreeMap<Unit, Worker> = BTreeMap::new();
     let mut finished: BTreeSet<Unit> = BTreeSet::new();
     let mut last_merger_check: Option<Instant> = None;
@@ -368,9 +482,11 @@ pub fn run(
             }
         }
         let Some(owned) = owners.owned() else {
+            joining.check(&k.group_id, &control.health);
             continue;
         };
-        control.ready.store(true, Ordering::SeqCst);
+        joining.assigned(&control.health);
+        control.health.set_ready(true);
         // Units that moved away stop (committing what they did); new ones start.
         let gone: Vec<Unit> = running
             .keys()
@@ -385,6 +501,7 @@ pub fn run(
                 match w.join() {
                     Ok(s) => summary.add(s),
                     Err(e) if e.is_fenced() => {}
+                    Err(e) if e.is_transient() => restarts.failed(unit, &e, &control.health),
                     Err(e) => failed = Some(e),
                 }
             }
@@ -394,6 +511,7 @@ pub fn run(
         let new: Vec<Unit> = owned
             .iter()
             .filter(|u| settled && !running.contains_key(u) && !finished.contains(u))
+            .filter(|u| restarts.due(**u))
             .copied()
             .collect();
         for unit in &new {
@@ -416,10 +534,12 @@ pub fn run(
                 Ok(s) => {
                     summary.add(s);
                     finished.insert(unit);
+                    restarts.succeeded(unit, &control.health);
                 }
                 Err(e) if e.is_fenced() => {
                     tracing::warn!(%unit, "fenced by another owner of the unit; it restarts here if this instance still owns it");
                 }
+                Err(e) if e.is_transient() => restarts.failed(unit, &e, &control.health),
                 Err(e) => failed = Some(e),
             }
         }

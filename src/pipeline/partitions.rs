@@ -98,6 +98,26 @@ impl Partitions {
         self.parts.get(&id).is_some_and(|p| offset < p.replay_until)
     }
 
+    /// A number that grows while re-reading makes progress (the sum of the next offsets).
+    pub fn position(&self) -> i64 {
+        self.parts.values().map(|p| p.next_offset).sum()
+    }
+
+    /// What re-reading still waits for: `stream/partition at offset A, re-reading up to B`.
+    pub fn rereading(&self) -> String {
+        self.parts
+            .iter()
+            .filter(|(_, p)| p.next_offset < p.replay_until)
+            .map(|((s, part), p)| {
+                format!(
+                    "input {s}/{part} at offset {}, re-reading up to {}",
+                    p.next_offset, p.replay_until
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Whether some partition still has records to re-read.
     pub fn replaying(&self) -> bool {
         self.parts.values().any(|p| p.next_offset < p.replay_until)

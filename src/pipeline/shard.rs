@@ -36,6 +36,8 @@ pub(super) fn run_shard(
     control: &Control,
 ) -> Result<RunSummary, PipelineError> {
     let k = &settings.kafka;
+    let unit = format!("shard-{shard}");
+    let mut reread = super::reread::RereadWatch::new(&unit);
     let producer = transactional_producer(k, &format!("{}.shard-{shard}", k.transactional_id))?;
     let consumer = input_consumer(k, &k.group_id)?;
 
@@ -218,9 +220,19 @@ pub(super) fn run_shard(
                 }
             }
         }
-        if live.parts.replaying() || !pending.is_empty() {
+        if live.parts.replaying() {
+            reread.check(
+                live.parts.position(),
+                || live.parts.rereading(),
+                now,
+                &control.health,
+            )?;
             continue;
         }
+        if !pending.is_empty() {
+            continue;
+        }
+        reread.finished(&control.health);
         if let Some(wm) =
             live.parts
                 .watermark(settings.allowed_delay_ms, idle, opts.exit_at_end, now)
@@ -255,6 +267,7 @@ pub(super) fn run_shard(
             last_progress = Some(progress);
             live.commit(&producer, &group_metadata, &ids)?;
             clock.committed();
+            control.health.done(&unit);
             if let Some(m) = &control.metrics {
                 m.transactions.with_label_values(&["committed"]).inc();
             }
@@ -280,7 +293,7 @@ pub(super) fn run_shard(
         if let Some(p) = &last_progress {
             out.progress(p)?;
         }
-        commit(
+        summary.checkpoint_bytes = commit(
             &producer,
             &group_metadata,
             &mut out,

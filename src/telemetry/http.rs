@@ -5,7 +5,6 @@
 
 use super::metrics::Metrics;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +48,7 @@ pub fn to_openmetrics(text: &[u8]) -> Vec<u8> {
 pub fn serve(
     address: &str,
     metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
+    health: super::health::Health,
 ) -> Result<String, HttpError> {
     let server = tiny_http::Server::http(address).map_err(|e| HttpError {
         address: address.to_string(),
@@ -71,14 +70,14 @@ pub fn serve(
                         "text/plain; version=0.0.4; charset=utf-8",
                     ),
                     "/healthz" => (200, b"ok\n".to_vec(), "text/plain"),
-                    "/readyz" if ready.load(Ordering::SeqCst) => {
-                        (200, b"ready\n".to_vec(), "text/plain")
+                    "/readyz" => {
+                        let (ready, text) = health.status();
+                        (
+                            if ready { 200 } else { 503 },
+                            text.into_bytes(),
+                            "text/plain",
+                        )
                     }
-                    "/readyz" => (
-                        503,
-                        b"not ready: assigning partitions or restoring state\n".to_vec(),
-                        "text/plain",
-                    ),
                     _ => (
                         404,
                         b"not found: /metrics, /healthz, /readyz\n".to_vec(),

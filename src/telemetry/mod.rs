@@ -2,6 +2,7 @@
 //! letters are counted by [`Reason`] (a closed set), late records by window size.
 
 pub mod events;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod remote_write;

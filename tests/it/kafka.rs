@@ -107,7 +107,7 @@ clear = 0.005
 severity = "major"
 "#;
 
-fn kafka_settings(broker: &Broker, group: &str) -> (Settings, String) {
+pub fn kafka_settings(broker: &Broker, group: &str) -> (Settings, String) {
     let toml = format!(
         "{RULES}\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"{group}\"\ncommit_interval = \"100ms\"\nsession_timeout = \"2s\"\noutput_partitions = 2\n[http]\naddress = \"\"\n",
         broker.addr
@@ -117,7 +117,7 @@ fn kafka_settings(broker: &Broker, group: &str) -> (Settings, String) {
 
 /// Generated traffic; `lines` are the same records as JSON Lines after an Avro round trip (so
 /// both paths carry the same float values), bad records included.
-fn traffic(
+pub fn traffic(
     cells: &[netkpi::inventory::Cell],
     seed: u64,
     minutes: i64,
@@ -248,7 +248,10 @@ pub fn distinct(records: Vec<TopicRecord>) -> Vec<TopicRecord> {
 }
 
 /// Settings plus a folder holding the inventory and a config file for the `netkpi` binary.
-fn binary_setup(broker: &Broker, group: &str) -> (Settings, tempfile::TempDir, std::path::PathBuf) {
+pub fn binary_setup(
+    broker: &Broker,
+    group: &str,
+) -> (Settings, tempfile::TempDir, std::path::PathBuf) {
     let (s, toml) = kafka_settings(broker, group);
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("cells.csv"), SMALL_INVENTORY_CSV).expect("cells");
@@ -287,7 +290,7 @@ fn assert_breaches_topic_equals(s: &Settings, reference: &[Value]) {
 }
 
 /// `netkpi run --exit-at-end` with `config`, stderr captured.
-fn start_run(config: &std::path::Path) -> std::process::Child {
+pub fn start_run(config: &std::path::Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_netkpi"))
         .args([
             "run",
@@ -302,7 +305,7 @@ fn start_run(config: &std::path::Path) -> std::process::Child {
 }
 
 /// Waits for `child` until `deadline`, then kills it (a hang fails the test, not CI's clock).
-fn wait_until(mut child: std::process::Child, deadline: Instant) -> std::process::Output {
+pub fn wait_until(mut child: std::process::Child, deadline: Instant) -> std::process::Output {
     while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -491,7 +494,9 @@ fn sigterm_commits_and_a_restart_continues_exactly() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start netkpi run");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Long enough for the group to assign the units (a member that dies mid-join can wedge a
+    // Tansu group: see README, faults).
+    std::thread::sleep(Duration::from_millis(4000));
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -307,10 +307,7 @@ fn container(
     compress: impl Fn(&[u8]) -> Vec<u8>,
 ) -> Vec<u8> {
     let schema = input_union_schema();
-    let datums: Vec<Vec<u8>> = evs
-        .iter()
-        .map(datum)
-        .collect();
+    let datums: Vec<Vec<u8>> = evs.iter().map(datum).collect();
     let blocks: Vec<(u64, Vec<u8>)> = datums
         .chunks(per_block)
         .map(|c| (c.len() as u64, compress(&c.concat())))
@@ -504,11 +501,7 @@ fn a_decompression_bomb_costs_only_its_block() {
     let s = settings("[input]\nmax_block_bytes = \"1MiB\"\n");
     let evs = good_events(200);
     let schema = input_union_schema();
-    let datums = evs
-        .iter()
-        .map(datum)
-        .collect::<Vec<_>>()
-        .concat();
+    let datums = evs.iter().map(datum).collect::<Vec<_>>().concat();
     let deflate = |d: &[u8]| {
         let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(d).expect("deflate");

@@ -6,6 +6,7 @@ mod avro;
 mod bad_input;
 mod cli;
 mod deploy;
+mod faults;
 mod golden;
 mod kafka;
 mod limits;

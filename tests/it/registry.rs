@@ -20,14 +20,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// How the fake registry misbehaves until a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// Answers every request with HTTP 500.
+    Errors,
+    /// Accepts requests and never answers (until the deadline, then closes the connection).
+    Hangs,
+}
+
 /// A minimal Confluent schema registry: `GET /schemas/ids/{id}` → `{"schema": "…"}` or 404.
-struct FakeRegistry {
-    url: String,
-    requests: Arc<AtomicUsize>,
+pub struct FakeRegistry {
+    pub url: String,
+    pub requests: Arc<AtomicUsize>,
 }
 
 impl FakeRegistry {
-    fn start(schemas: HashMap<u32, String>) -> FakeRegistry {
+    pub fn start(schemas: HashMap<u32, String>) -> FakeRegistry {
+        Self::start_with_outage(schemas, None)
+    }
+
+    /// A registry that misbehaves as `outage` says until the given instant.
+    pub fn start_with_outage(
+        schemas: HashMap<u32, String>,
+        outage: Option<(Outage, std::time::Instant)>,
+    ) -> FakeRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -48,6 +65,24 @@ impl FakeRegistry {
                             line.clear();
                         }
                         counter.fetch_add(1, Ordering::SeqCst);
+                        match outage {
+                            Some((Outage::Hangs, until)) if std::time::Instant::now() < until => {
+                                std::thread::sleep(until - std::time::Instant::now());
+                                return;
+                            }
+                            Some((Outage::Errors, until)) if std::time::Instant::now() < until => {
+                                let body = "internal error";
+                                let response = format!(
+                                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{body}",
+                                    body.len()
+                                );
+                                if stream.write_all(response.as_bytes()).is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
+                            _ => {}
+                        }
                         let id = request
                             .split_whitespace()
                             .nth(1)
@@ -90,7 +125,7 @@ fn variant(ours: &str, drop: Option<&str>, add: Option<serde_json::Value>) -> St
     s.to_string()
 }
 
-fn framed(id: u32, datum: Vec<u8>) -> Vec<u8> {
+pub fn framed(id: u32, datum: Vec<u8>) -> Vec<u8> {
     let mut out = vec![0u8];
     out.extend_from_slice(&id.to_be_bytes());
     out.extend(datum);
