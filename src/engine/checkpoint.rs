@@ -64,6 +64,9 @@ pub struct EngineCheckpoint {
     pub sizes: Vec<SizeCheckpoint>,
     pub outages: super::outage::OutageSnapshot,
     pub alarms: Vec<AlarmCheckpoint>,
+    /// Merger: the shards' outages of windows they have not closed.
+    #[serde(default)]
+    pub shard_outages: Vec<super::shard_outages::ShardOutages>,
 }
 
 /// Why a checkpoint does not fit this engine.
@@ -134,6 +137,7 @@ impl Engine {
             sizes,
             outages: self.outages.snapshot(|c| self.cells.info(c).id.to_string()),
             alarms,
+            shard_outages: self.shard_outages.values().cloned().collect(),
         }
     }
 
@@ -171,6 +175,11 @@ impl Engine {
         }
         let cells = &self.cells;
         self.outages.restore(&cp.outages, |id| cells.get(id));
+        self.shard_outages = cp
+            .shard_outages
+            .iter()
+            .map(|s| (s.shard, s.clone()))
+            .collect();
         for a in &cp.alarms {
             let Some(r) = self
                 .thresholds

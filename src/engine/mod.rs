@@ -21,6 +21,7 @@ mod forget;
 pub mod groups;
 pub mod outage;
 pub mod partial;
+pub mod shard_outages;
 mod window;
 
 use crate::config::Settings;
@@ -144,6 +145,8 @@ pub struct Engine {
     restored_retention_ms: i64,
     /// Event time of the next sweep for silent unknown cells.
     next_forget_sweep: i64,
+    /// Merger: each shard's outages of the windows it has not closed.
+    shard_outages: std::collections::BTreeMap<i32, shard_outages::ShardOutages>,
 }
 
 impl Engine {
@@ -208,6 +211,7 @@ impl Engine {
             unknown_cell_ttl_ms: settings.unknown_cell_ttl_ms,
             restored_retention_ms: settings.restored_outage_retention_ms,
             next_forget_sweep: i64::MIN,
+            shard_outages: std::collections::BTreeMap::new(),
         }
     }
 
@@ -487,12 +491,24 @@ impl Engine {
         let window_ms = self.sizes[si].size_ms;
         let end = start + window_ms;
         let ncells = self.cells.len();
-        for (cell, ms) in self.outages.outage_ms(start, end) {
+        let unclosed = if self.shard_outages.is_empty() {
+            Vec::new()
+        } else {
+            self.unclosed_shard_outage_ms(si, start, end)
+        };
+        for (cell, ms) in self
+            .outages
+            .outage_ms(start, end)
+            .into_iter()
+            .chain(unclosed)
+        {
             let idx = cell as usize;
             if cell_accs.len() <= idx {
-                cell_accs.resize_with(ncells, Acc::default);
+                cell_accs.resize_with(ncells.max(idx + 1), Acc::default);
             }
-            cell_accs[idx].outage_ms = ms;
+            if let Some(acc) = cell_accs.get_mut(idx) {
+                acc.outage_ms = acc.outage_ms.max(ms);
+            }
         }
         if self.shard {
             self.stats.windows_emitted += 1;

@@ -200,7 +200,7 @@ impl OutageTracker {
 }
 
 /// Length of the union of half-open intervals.
-fn union_len(mut ivs: Vec<(i64, i64)>) -> u64 {
+pub(super) fn union_len(mut ivs: Vec<(i64, i64)>) -> u64 {
     ivs.sort_unstable();
     let mut total: u64 = 0;
     let mut current: Option<(i64, i64)> = None;

@@ -154,9 +154,11 @@ mod tests {
                 let s = shard_of(ev.cell_id());
                 engines[s].ingest_and_advance(ev, &mut outs[s]).unwrap();
             }
-            for (e, o) in engines.iter_mut().zip(&mut outs) {
+            let mut reports = Vec::new();
+            for (i, (e, o)) in engines.iter_mut().zip(&mut outs).enumerate() {
                 e.finish(o).unwrap();
                 assert!(o.kpis.is_empty() && o.breaches.is_empty());
+                reports.push(e.shard_outages(i as i32));
             }
             let mut partials: Vec<Partial> = outs.into_iter().flat_map(|o| o.partials).collect();
             partials.sort_by_key(|p| (p.start + p.size_ms, p.size_ms));
@@ -166,6 +168,9 @@ mod tests {
                 let bytes = postcard::to_stdvec(p).unwrap();
                 let p: Partial = postcard::from_bytes(&bytes).unwrap();
                 merger.ingest_partial(&p).unwrap();
+            }
+            for r in reports {
+                merger.take_shard_outages(r);
             }
             merger.finish(&mut got).unwrap();
             assert_eq!(got.kpis, expected.kpis, "{shards} shards");

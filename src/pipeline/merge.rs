@@ -132,6 +132,11 @@ impl Merge {
                 None
             }
             ShardMessage::Progress(_) => None,
+            ShardMessage::Outages(o) if !replay => {
+                engine.take_shard_outages(o);
+                None
+            }
+            ShardMessage::Outages(_) => None,
         }
     }
 

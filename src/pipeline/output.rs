@@ -62,6 +62,14 @@ impl<'a> KafkaOutput<'a> {
         )?)
     }
 
+    /// A shard's outages of the windows it has not closed.
+    pub fn shard_outages(
+        &self,
+        outages: &crate::engine::shard_outages::ShardOutages,
+    ) -> Result<(), PipelineError> {
+        self.to_merger(&ShardMessage::Outages(outages.clone()))
+    }
+
     /// A shard's progress, sent after the partials it covers.
     pub fn progress(&self, progress: &ShardProgress) -> Result<(), PipelineError> {
         self.to_merger(&ShardMessage::Progress(progress.clone()))

@@ -26,6 +26,9 @@ pub enum ShardMessage {
     /// A closed window of shard `.0`.
     Partial(i32, Partial),
     Progress(ShardProgress),
+    /// The shard's outages of windows it has not closed (sent when they change, before the
+    /// progress they go with). Last, so that older records keep their encoding.
+    Outages(crate::engine::shard_outages::ShardOutages),
 }
 
 impl ShardMessage {
@@ -34,6 +37,7 @@ impl ShardMessage {
         match self {
             ShardMessage::Partial(s, _) => *s,
             ShardMessage::Progress(p) => p.shard,
+            ShardMessage::Outages(o) => o.shard,
         }
     }
 

@@ -124,6 +124,7 @@ pub(super) fn run_shard(
     let mut windows_emitted = live.engine.stats().windows_emitted;
     let mut polls_since_end_check = 0u32;
     let mut last_progress: Option<ShardProgress> = None;
+    let mut last_outages = None;
     // The watermark and when it last moved.
     let mut advanced: (Option<i64>, Instant) = (live.engine.watermark(), Instant::now());
     let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
@@ -263,6 +264,11 @@ pub(super) fn run_shard(
                 at_end,
                 advanced_at_ms: wall_ms() - since_move,
             };
+            let outages = live.engine.shard_outages(shard);
+            if last_outages.as_ref() != Some(&outages) {
+                live.out.shard_outages(&outages)?;
+                last_outages = Some(outages);
+            }
             live.out.progress(&progress)?;
             last_progress = Some(progress);
             live.commit(&producer, &group_metadata, &ids)?;

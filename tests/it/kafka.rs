@@ -76,6 +76,13 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// The broker's process id (to pause it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
