@@ -258,7 +258,19 @@ pub(super) fn run_merger(
         engine
             .restore(&cp.engine)
             .map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
-        merge.progress = cp.shards.iter().map(|s| (s.shard, s.clone())).collect();
+        // "At its end" belongs to the run that saw it: a shard restored from a checkpoint
+        // written at the end of an earlier `--exit-at-end` run is not at the end of this one's
+        // input until it says so again (else this merger would finish at once, and the instance
+        // stop its shards before they read what arrived since).
+        merge.progress = cp
+            .shards
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.at_end = false;
+                (s.shard, s)
+            })
+            .collect();
         merge.next_offset = cp.low_water;
         resume_until = cp.resume_until;
         tracing::info!(
