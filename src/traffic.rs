@@ -81,6 +81,9 @@ pub struct GenOptions {
     /// Plans from premium to basic (drawn by the cell's technology), plus some sessions with no
     /// plan or a plan missing from the catalog.
     pub plans: Vec<String>,
+    /// At the end, restore the outages still open (at the end time), so that consecutive
+    /// chunks of generated history leave no outage open for ever.
+    pub restore_at_end: bool,
 }
 
 impl Default for GenOptions {
@@ -98,6 +101,7 @@ impl Default for GenOptions {
             jitter_ms: 10_000,
             late_shift_ms: 11 * 60_000,
             plans: vec!["5G-PREMIUM".into(), "4G-STANDARD".into(), "BASIC".into()],
+            restore_at_end: false,
         }
     }
 }
@@ -337,6 +341,15 @@ impl Generator {
     }
 }
 
+impl Generator {
+    /// The `RESTORED` of outage `seq` of `cell`, begun at `started`, at `at`.
+    fn restore(&mut self, at: i64, seq: u64, cell: usize, started: i64) -> GenItem {
+        self.produced += 1;
+        let id = format!("out-{:x}-{seq}", self.opts.seed);
+        GenItem::Event(self.outage(cell, at, OutageState::Restored, Some(started), id))
+    }
+}
+
 impl Iterator for Generator {
     type Item = GenItem;
 
@@ -350,18 +363,14 @@ impl Iterator for Generator {
             && (*at as f64) <= self.now
         {
             let Reverse((at, seq, cell, started)) = self.restores.pop()?;
-            self.produced += 1;
-            let id = format!("out-{:x}-{seq}", self.opts.seed);
-            return Some(GenItem::Event(self.outage(
-                cell,
-                at,
-                OutageState::Restored,
-                Some(started),
-                id,
-            )));
+            return Some(self.restore(at, seq, cell, started));
         }
         if self.now >= end as f64 {
-            return None;
+            if !self.opts.restore_at_end {
+                return None;
+            }
+            let Reverse((at, seq, cell, started)) = self.restores.pop()?;
+            return Some(self.restore(at.min(end.max(started + 1)), seq, cell, started));
         }
         let rate = (self.opts.peak_rate * Self::diurnal(self.now)).max(1e-3);
         self.now += -(1.0 - self.rng.f64()).ln() / rate * 1000.0;

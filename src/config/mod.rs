@@ -4,11 +4,15 @@
 //! (with its key path) instead of stopping at the first, which is what `netkpi check-config`
 //! prints.
 
+mod kafka;
 pub mod raw;
+mod read;
+mod rules;
 pub mod secrets;
 mod validate;
+mod values;
 
-pub use validate::parse_bytes;
+pub use values::{parse_bytes, parse_duration_ms};
 
 use crate::kpi::AggParams;
 use crate::model::level::Level;
@@ -174,7 +178,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
             message: secrets::without_quoted_source(&e.to_string()),
         })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let settings = validate::from_config(built, base).map_err(|problems| ConfigError::Invalid {
+    let settings = read::from_config(built, base).map_err(|problems| ConfigError::Invalid {
         path: path.to_path_buf(),
         problems: redacted(problems),
     })?;
@@ -243,7 +247,7 @@ pub fn from_toml_str(text: &str, base: &Path) -> Result<Settings, Vec<Problem>> 
                 message: secrets::without_quoted_source(&e.to_string()),
             }]
         })?;
-    validate::from_config(built, base).map_err(redacted)
+    read::from_config(built, base).map_err(redacted)
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@
 //!
 //! The same input in the same order gives the same outputs, bit for bit.
 
+mod bounds;
 pub mod checkpoint;
+mod output;
+pub use output::{KpiRecord, Output};
 mod forget;
 pub mod groups;
 pub mod outage;
@@ -26,60 +29,14 @@ mod window;
 
 use crate::config::Settings;
 use crate::inventory::Cell;
-use crate::kpi::{Acc, AggParams, GroupContext, KPI_COUNT, Kpi, KpiValue};
+use crate::kpi::{Acc, AggParams, GroupContext, Kpi};
 use crate::model::level::Dim;
 use crate::model::validate::{Reason, Reject};
 use crate::model::{Event, OutageState, Stream};
-use crate::threshold::{BreachEvent, Observation, Thresholds};
+use crate::threshold::{Observation, Thresholds};
 use groups::{CellTable, LevelTable};
 use outage::{DownEffect, OutageTracker};
 use window::{SizeState, cell_acc};
-
-/// One KPI record (spec section 6), borrowing names from the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KpiRecord<'a> {
-    pub window_start: i64,
-    pub window_end: i64,
-    pub level: &'a str,
-    pub group: &'a [(Dim, &'a str)],
-    /// Values in [`Kpi::ALL`] order.
-    pub values: [KpiValue; KPI_COUNT],
-    /// The accumulator behind the values (numerators and denominators), when the engine made
-    /// the record; `None` for a record read back from a topic.
-    pub acc: Option<&'a Acc>,
-    /// Inventory cells of the group.
-    pub inventory_cells: u64,
-}
-
-/// Where the engine's results go.
-pub trait Output {
-    /// Error of the underlying sink.
-    type Error;
-    /// A KPI record of a closed window.
-    fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error>;
-    /// A breach event.
-    fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error>;
-    /// The per-cell accumulators of a closed window (engines in shard mode only).
-    fn partial(&mut self, _partial: &partial::Partial) -> Result<(), Self::Error> {
-        Ok(())
-    }
-    /// The record-less windows `[from, to)` of size `size_ms` were skipped: the gap before them
-    /// was longer than `windows.max_gap` (spec 10.2). The default logs it.
-    fn windows_skipped(&mut self, size_ms: i64, from: i64, to: i64) -> Result<(), Self::Error> {
-        crate::telemetry::events::windows_skipped(size_ms, from, to, None);
-        Ok(())
-    }
-    /// `count` silent cells outside the inventory were forgotten (spec 10.4); `remaining`
-    /// unknown cells are still known. The default logs it.
-    fn cells_forgotten(&mut self, count: u64, remaining: usize) -> Result<(), Self::Error> {
-        crate::telemetry::events::unknown_cells_forgotten(count, remaining, None);
-        Ok(())
-    }
-    /// Every KPI record and breach event of the window `[start, end)` was given.
-    fn window_closed(&mut self, _start: i64, _end: i64) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
 
 /// What happened to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,50 +179,6 @@ impl Engine {
         Engine {
             shard: true,
             ..Engine::new(settings, inventory)
-        }
-    }
-
-    /// Sets the latest plausible event time (the edge's wall clock plus `windows.max_future`,
-    /// or a fixed bound): a later record is bad input. `None`: no upper bound.
-    pub fn set_not_after(&mut self, not_after: Option<i64>) {
-        self.not_after = not_after;
-    }
-
-    /// Sets the wall clock read at the edge (epoch ms): records more than `windows.max_future`
-    /// ahead of it are bad input.
-    pub fn set_clock(&mut self, now_ms: i64) {
-        self.not_after = Some(now_ms.saturating_add(self.max_future_ms));
-    }
-
-    /// Why a record's times are implausible (spec 10.1), if they are.
-    fn out_of_range(&self, ev: &Event) -> Option<Reject> {
-        let t = ev.event_time();
-        let started = match ev {
-            Event::Outage(o) => o.started_at,
-            _ => None,
-        };
-        if t < self.not_before || started.is_some_and(|s| s < self.not_before) {
-            let field = if t < self.not_before {
-                "event_time"
-            } else {
-                "started_at"
-            };
-            return Some(Reject::new(
-                Reason::EventTimeOutOfRange,
-                format!(
-                    "`{field}` is before windows.not_before ({} ms)",
-                    self.not_before
-                ),
-            ));
-        }
-        match self.not_after {
-            Some(limit) if t > limit => Some(Reject::new(
-                Reason::EventTimeOutOfRange,
-                format!(
-                    "`event_time` {t} is after {limit}, the latest plausible time (the clock plus windows.max_future)"
-                ),
-            )),
-            _ => None,
         }
     }
 

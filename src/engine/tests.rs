@@ -3,7 +3,9 @@
 use super::*;
 use crate::config::from_toml_str;
 use crate::inventory;
+use crate::kpi::{KPI_COUNT, KpiValue};
 use crate::model::{CallOutcome, CallRecord, Outage};
+use crate::threshold::BreachEvent;
 use crate::threshold::BreachState;
 use std::path::Path;
 

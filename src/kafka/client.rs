@@ -245,6 +245,22 @@ pub fn partitions_of(consumer: &QuietConsumer, topic: &str) -> Result<Vec<i32>, 
     Ok(parts)
 }
 
+/// A consumer for reading topics back by manual assignment (`read_committed`, end of partition
+/// reported, nothing committed).
+pub fn topic_reader(k: &KafkaSettings) -> Result<QuietConsumer, KafkaOpError> {
+    ctx(
+        base_config(k)
+            .set("group.id", format!("{}-checkpoint-reader", k.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", "read_committed")
+            .set("fetch.wait.max.ms", "20")
+            .create_with_context(QuietContext),
+        || "creating a topic reader".into(),
+    )
+}
+
 /// One message read back from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicRecord {
@@ -258,15 +274,7 @@ pub struct TopicRecord {
 /// Reads every message of `topic` (all partitions, from the beginning to the current end), in
 /// the order they arrive (within a partition, offset order).
 pub fn read_all(k: &KafkaSettings, topic: &str) -> Result<Vec<TopicRecord>, KafkaOpError> {
-    let consumer: QuietConsumer = ctx(
-        base_config(k)
-            .set("group.id", format!("{}-checkpoint-reader", k.group_id))
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .set("fetch.wait.max.ms", "20")
-            .create_with_context(QuietContext),
-        || "creating the checkpoint reader".into(),
-    )?;
+    let consumer = topic_reader(k)?;
     let parts = partitions_of(&consumer, topic)?;
     let mut tpl = TopicPartitionList::new();
     for p in &parts {

@@ -7,7 +7,7 @@
 //! The end is the high watermark of a fetch response (not ListOffsets, which some
 //! Kafka-protocol brokers answer wrongly).
 
-use super::client::{KafkaOpError, QuietConsumer, QuietContext, TopicRecord, base_config, ctx};
+use super::client::{KafkaOpError, QuietConsumer, TopicRecord, ctx, topic_reader};
 use super::watermarks::cached_high;
 use crate::config::KafkaSettings;
 use rdkafka::consumer::Consumer;
@@ -29,17 +29,7 @@ pub fn find_from_end<T>(
     topic: &str,
     mut pick: impl FnMut(&[TopicRecord]) -> Option<T>,
 ) -> Result<Option<T>, KafkaOpError> {
-    let consumer: QuietConsumer = ctx(
-        base_config(k)
-            .set("group.id", format!("{}-checkpoint-reader", k.group_id))
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .set("auto.offset.reset", "earliest")
-            .set("isolation.level", "read_committed")
-            .set("fetch.wait.max.ms", "20")
-            .create_with_context(QuietContext),
-        || "creating the checkpoint reader".into(),
-    )?;
+    let consumer = topic_reader(k)?;
     let end = high_watermark(&consumer, topic)?;
     let mut window = FIRST_WINDOW;
     let mut upto = end;

@@ -100,7 +100,7 @@ fn snappy(data: &[u8], max: usize) -> Result<Vec<u8>, String> {
 }
 
 /// CRC-32 (IEEE), as Avro's snappy codec appends it.
-fn crc32(data: &[u8]) -> u32 {
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in data {
         crc ^= u32::from(b);

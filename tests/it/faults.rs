@@ -17,6 +17,32 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Sends `signal` (`STOP`, `CONT`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+/// The distinct "not ready" texts `/readyz` would have answered, sampled every 100 ms until
+/// `until` says stop.
+fn sample_health(
+    health: &netkpi::telemetry::health::Health,
+    mut until: impl FnMut() -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    while !until() {
+        let (ready, text) = health.status();
+        if !ready && !seen.contains(&text) {
+            seen.push(text);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    seen
+}
+
 /// Produces the good records of `items` in the Confluent framing (schema ids 1, 2, 3 = our
 /// call, session and outage schemas); returns their JSON lines.
 fn produce_confluent(s: &Settings, items: &[GenItem], lines: &[String]) -> Vec<String> {
@@ -88,17 +114,7 @@ fn registry_outage_is_ridden_out(outage: Outage, lasts: Duration, group: &str) -
     let (health, done) = (control.health.clone(), Arc::new(AtomicBool::new(false)));
     let watcher = {
         let done = done.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !done.load(Ordering::SeqCst) {
-                let (ready, text) = health.status();
-                if !ready && !seen.contains(&text) {
-                    seen.push(text);
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            seen
-        })
+        std::thread::spawn(move || sample_health(&health, || done.load(Ordering::SeqCst)))
     };
     netkpi::pipeline::run(
         &s,
@@ -143,22 +159,10 @@ fn an_instance_stalled_past_its_timeouts_is_replaced_and_outputs_stay_exact() {
     std::thread::sleep(Duration::from_millis(2500));
     // A freezes for longer than the session timeout (2 s) and the poll interval (10 s): the
     // group gives its units to B, which fences A's producers; A then wakes up.
-    let pid = a.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-STOP", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    let pid = a.id();
+    signal(pid, "STOP");
     std::thread::sleep(Duration::from_secs(14));
-    assert!(
-        Command::new("kill")
-            .args(["-CONT", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    signal(pid, "CONT");
     let deadline = Instant::now() + Duration::from_secs(180);
     for (name, child) in [("a", a), ("b", b)] {
         let out = wait_until(child, deadline);
@@ -305,30 +309,11 @@ fn a_broker_that_stops_answering_is_ridden_out_and_outputs_stay_exact() {
     while !health.is_ready() && Instant::now() < ready_by {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pid = broker.pid().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-STOP", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let mut reported = Vec::new();
+    let pid = broker.pid();
+    signal(pid, "STOP");
     let frozen = Instant::now();
-    while frozen.elapsed() < Duration::from_secs(40) {
-        let (ready, text) = health.status();
-        if !ready && !reported.contains(&text) {
-            reported.push(text);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(
-        Command::new("kill")
-            .args(["-CONT", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    let reported = sample_health(&health, || frozen.elapsed() >= Duration::from_secs(40));
+    signal(pid, "CONT");
     let result = run.join().expect("run thread");
     assert!(
         result.is_ok(),

@@ -366,7 +366,7 @@ fn every_avro_codec_reads_like_json() {
     let want = replay_lines(&settings(""), &small_inventory(), &lines(&evs));
     let snappy = |d: &[u8]| {
         let mut out = snap::raw::Encoder::new().compress_vec(d).expect("snappy");
-        out.extend_from_slice(&crc32(d).to_be_bytes());
+        out.extend_from_slice(&netkpi::source::avro_codec::crc32(d).to_be_bytes());
         out
     };
     let codecs: Vec<(&str, Compress)> = vec![
@@ -416,18 +416,6 @@ fn every_avro_codec_reads_like_json() {
             "{name}: KPI records differ from the null codec's"
         );
     }
-}
-
-/// CRC-32 (IEEE), as Avro's snappy codec appends it.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = (crc >> 1) ^ (0xEDB8_8320 & 0u32.wrapping_sub(crc & 1));
-        }
-    }
-    !crc
 }
 
 #[test]

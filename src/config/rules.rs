@@ -1,0 +1,167 @@
+//! `[[rules]]`: one threshold rule, validated against the configured levels and window sizes.
+
+use super::raw::RawRule;
+use super::read::Problems;
+use super::values::{count, in_range, parse_duration_ms};
+use crate::kpi::Kpi;
+use crate::model::level::{Dim, Level};
+use crate::threshold::rule::{Op, Rule, Severity};
+
+pub(super) fn validate_rule(
+    i: usize,
+    r: RawRule,
+    levels: &[Level],
+    sizes: &[i64],
+    p: &mut Problems,
+) -> Option<Rule> {
+    let key = |field: &str| format!("rules[{i}].{field}");
+    let before = p.0.len();
+    let name = r.name.filter(|n| !n.trim().is_empty());
+    if name.is_none() {
+        p.add(key("name"), "required: a unique rule name");
+    }
+    let kpi = match r.kpi.as_deref() {
+        None => {
+            p.add(key("kpi"), "required: a KPI name");
+            None
+        }
+        Some(k) => Kpi::from_name(k).or_else(|| {
+            p.add(
+                key("kpi"),
+                format!("unknown KPI `{k}` (see the KPI list in the README)"),
+            );
+            None
+        }),
+    };
+    let parsed_level = match r.level.as_deref() {
+        None => {
+            p.add(key("level"), "required: one of the configured levels");
+            None
+        }
+        Some(text) => Level::parse(text)
+            .map_err(|e| p.add(key("level"), format!("`{text}`: {e}")))
+            .ok(),
+    };
+    let level = parsed_level.and_then(|level| match levels.iter().position(|l| *l == level) {
+        Some(idx) => Some((level, idx)),
+        None => {
+            p.add(
+                key("level"),
+                format!("`{}` is not a configured level (kpi.levels)", level.name()),
+            );
+            None
+        }
+    });
+    let mut matches = Vec::new();
+    for (dim_name, value) in &r.match_ {
+        match Dim::parse(dim_name) {
+            None => p.add(key(&format!("match.{dim_name}")), "unknown dimension"),
+            Some(dim) => {
+                if let Some(level) = parsed_level
+                    && !level.has(dim)
+                {
+                    p.add(
+                        key(&format!("match.{dim_name}")),
+                        format!("level `{}` has no dimension `{dim_name}`", level.name()),
+                    );
+                }
+                matches.push((dim, value.clone()));
+            }
+        }
+    }
+    matches.sort();
+    let op = match r.op.as_deref() {
+        None => {
+            p.add(key("op"), "required: \"<\" or \">\"");
+            None
+        }
+        Some(o) => Op::parse(o).or_else(|| {
+            p.add(key("op"), format!("`{o}` is not \"<\" or \">\""));
+            None
+        }),
+    };
+    let raise = match r.raise {
+        Some(v) if v.is_finite() => Some(v),
+        Some(_) => {
+            p.add(key("raise"), "must be a finite number");
+            None
+        }
+        None => {
+            p.add(key("raise"), "required: the raise threshold");
+            None
+        }
+    };
+    let clear = r.clear.or(raise);
+    if let (Some(op), Some(raise), Some(clear)) = (op, raise, clear) {
+        if !clear.is_finite() {
+            p.add(key("clear"), "must be a finite number");
+        } else if op == Op::Below && clear < raise {
+            p.add(
+                key("clear"),
+                format!("for op \"<\" clear ({clear}) must be ≥ raise ({raise})"),
+            );
+        } else if op == Op::Above && clear > raise {
+            p.add(
+                key("clear"),
+                format!("for op \">\" clear ({clear}) must be ≤ raise ({raise})"),
+            );
+        }
+    }
+    let for_windows = count(r.for_windows, 1, 1, key("for_windows"), p);
+    let clear_windows = count(r.clear_windows, 1, 1, key("clear_windows"), p);
+    let min_samples = match r.min_samples.map(|n| n.0) {
+        None => 0,
+        Some(n) => in_range(n, 0..=i64::MAX, &key("min_samples"), "samples", p).unwrap_or(0),
+    };
+    let severity = match r.severity.as_deref() {
+        None => {
+            p.add(
+                key("severity"),
+                "required: critical, major, minor or warning",
+            );
+            None
+        }
+        Some(s) => Severity::parse(s).or_else(|| {
+            p.add(
+                key("severity"),
+                format!("`{s}` is not critical, major, minor or warning"),
+            );
+            None
+        }),
+    };
+    let window_index = match r.window.as_deref() {
+        None => Some(0),
+        Some(text) => match parse_duration_ms(text) {
+            Err(e) => {
+                p.add(key("window"), e);
+                None
+            }
+            Ok(ms) => sizes.iter().position(|s| *s == ms).or_else(|| {
+                p.add(
+                    key("window"),
+                    format!("`{text}` is not one of windows.sizes"),
+                );
+                None
+            }),
+        },
+    };
+    if p.0.len() != before {
+        return None;
+    }
+    let ((level, level_index), window_index) = (level?, window_index?);
+    Some(Rule {
+        name: name?,
+        kpi: kpi?,
+        level,
+        level_index,
+        matches,
+        op: op?,
+        raise: raise?,
+        clear: clear?,
+        for_windows: u32::try_from(for_windows).ok()?,
+        clear_windows: u32::try_from(clear_windows).ok()?,
+        min_samples: u64::try_from(min_samples).ok()?,
+        severity: severity?,
+        window_index,
+    })
+}
