@@ -165,9 +165,12 @@ mod tests {
             let mut merger = Engine::new(&settings, &cells);
             let mut got = Collect::default();
             for p in &partials {
-                let bytes = postcard::to_stdvec(p).unwrap();
-                let p: Partial = postcard::from_bytes(&bytes).unwrap();
-                merger.ingest_partial(&p).unwrap();
+                // Cut into parts as shards of a large network send them.
+                for part in crate::pipeline::progress::split_partial(p, 2048) {
+                    let bytes = postcard::to_stdvec(&part).unwrap();
+                    let part: Partial = postcard::from_bytes(&bytes).unwrap();
+                    merger.ingest_partial(&part).unwrap();
+                }
             }
             for r in reports {
                 merger.take_shard_outages(r);

@@ -24,6 +24,7 @@ use super::{
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
+use crate::engine::partial::Partial;
 use crate::inventory::Cell;
 use crate::kafka::client::QuietConsumer;
 use crate::kafka::client::ctx;
@@ -57,7 +58,7 @@ pub struct MergerCheckpoint {
 struct Merge {
     progress: BTreeMap<i32, ShardProgress>,
     /// (shard, size, start) of the partials open windows hold.
-    seen: BTreeSet<(i32, i64, i64)>,
+    seen: BTreeSet<(i32, i64, i64, u32)>,
     /// (size, start) of open windows → first offset of a partial feeding them.
     feeding: BTreeMap<(i64, i64), i64>,
     next_offset: i64,
@@ -101,26 +102,13 @@ impl Merge {
         };
         match message {
             ShardMessage::Partial(shard, p) => {
-                if !self.seen.insert((shard, p.size_ms, p.start)) {
-                    tracing::debug!(
-                        shard,
-                        start = p.start,
-                        "copy of a partial already held: ignored"
-                    );
-                    return None;
-                }
-                match engine.ingest_partial(&p) {
-                    Ok(()) => {
-                        self.feeding.entry((p.size_ms, p.start)).or_insert(offset);
-                        None
-                    }
-                    Err(_) if replay || duplicate(&self.progress, shard, &p) => None,
-                    Err(e) => Some(Reject::new(
-                        Reason::Late,
-                        format!("partial of shard {shard}: {e}"),
-                    )),
-                }
+                self.take_partial(engine, shard, 0, p, offset, replay)
             }
+            ShardMessage::PartialPart {
+                shard,
+                part,
+                partial,
+            } => self.take_partial(engine, shard, part, partial, offset, replay),
             ShardMessage::Progress(p) if !replay => {
                 let before = merged_watermark(self.shards, &self.progress);
                 let at = p.advanced_at_ms;
@@ -140,6 +128,38 @@ impl Merge {
         }
     }
 
+    /// Merges a partial (or part `part` of one) unless it is a copy of one already held.
+    fn take_partial(
+        &mut self,
+        engine: &mut Engine,
+        shard: i32,
+        part: u32,
+        p: Partial,
+        offset: i64,
+        replay: bool,
+    ) -> Option<Reject> {
+        if !self.seen.insert((shard, p.size_ms, p.start, part)) {
+            tracing::debug!(
+                shard,
+                part,
+                start = p.start,
+                "copy of a partial already held: ignored"
+            );
+            return None;
+        }
+        match engine.ingest_partial(&p) {
+            Ok(()) => {
+                self.feeding.entry((p.size_ms, p.start)).or_insert(offset);
+                None
+            }
+            Err(_) if replay || duplicate(&self.progress, shard, &p) => None,
+            Err(e) => Some(Reject::new(
+                Reason::Late,
+                format!("partial of shard {shard}: {e}"),
+            )),
+        }
+    }
+
     /// Forgets what emitted windows needed.
     fn emitted(&mut self, engine: &Engine, sizes: &[i64]) {
         let fronts = engine.fronts();
@@ -152,7 +172,7 @@ impl Merge {
         self.feeding
             .retain(|(size, start), _| front(*size).is_none_or(|f| *start >= f));
         self.seen
-            .retain(|(_, size, start)| front(*size).is_none_or(|f| *start >= f));
+            .retain(|(_, size, start, _)| front(*size).is_none_or(|f| *start >= f));
     }
 
     fn low_water(&self) -> i64 {

@@ -14,7 +14,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use std::time::Duration;
 
 use super::PipelineError;
-use super::progress::{ShardMessage, ShardProgress};
+use super::progress::{PART_BYTES, ShardMessage, ShardProgress, split_partial};
 use crate::engine::partial::Partial;
 
 /// Sends outputs within the current transaction.
@@ -212,7 +212,19 @@ impl Output for KafkaOutput<'_> {
 
     fn partial(&mut self, partial: &Partial) -> Result<(), Self::Error> {
         let shard = self.shard.unwrap_or_default();
-        self.to_merger(&ShardMessage::Partial(shard, partial.clone()))
+        let parts = split_partial(partial, PART_BYTES);
+        if parts.len() == 1 {
+            return self.to_merger(&ShardMessage::Partial(shard, partial.clone()));
+        }
+        for (part, partial) in parts.into_iter().enumerate() {
+            let part = u32::try_from(part).unwrap_or(u32::MAX);
+            self.to_merger(&ShardMessage::PartialPart {
+                shard,
+                part,
+                partial,
+            })?;
+        }
+        Ok(())
     }
 
     fn window_closed(&mut self, start: i64, end: i64) -> Result<(), Self::Error> {

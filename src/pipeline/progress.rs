@@ -29,6 +29,43 @@ pub enum ShardMessage {
     /// The shard's outages of windows it has not closed (sent when they change, before the
     /// progress they go with). Last, so that older records keep their encoding.
     Outages(crate::engine::shard_outages::ShardOutages),
+    /// Part `part` of a closed window of shard `shard` too large for one record (see
+    /// [`split_partial`]); each cell is in exactly one part.
+    PartialPart {
+        shard: i32,
+        part: u32,
+        partial: Partial,
+    },
+}
+
+/// Estimated encoded bytes of one part of a partial: well under the brokers' default record
+/// limit (1 MB), whatever the number of cells of a shard.
+pub const PART_BYTES: usize = 256 << 10;
+
+/// A closed window's partial cut into parts of at most about `budget` bytes each (by the cells'
+/// in-memory size, an upper bound of their encoding); one part when it fits.
+pub fn split_partial(p: &Partial, budget: usize) -> Vec<Partial> {
+    let mut parts = Vec::new();
+    let mut cells = Vec::new();
+    let mut bytes = 0usize;
+    for (id, acc) in &p.cells {
+        let b = id.len() + acc.footprint();
+        if !cells.is_empty() && bytes + b > budget {
+            parts.push(std::mem::take(&mut cells));
+            bytes = 0;
+        }
+        cells.push((id.clone(), acc.clone()));
+        bytes += b;
+    }
+    parts.push(cells);
+    parts
+        .into_iter()
+        .map(|cells| Partial {
+            size_ms: p.size_ms,
+            start: p.start,
+            cells,
+        })
+        .collect()
 }
 
 impl ShardMessage {
@@ -38,6 +75,7 @@ impl ShardMessage {
             ShardMessage::Partial(s, _) => *s,
             ShardMessage::Progress(p) => p.shard,
             ShardMessage::Outages(o) => o.shard,
+            ShardMessage::PartialPart { shard, .. } => *shard,
         }
     }
 
@@ -86,6 +124,42 @@ pub fn duplicate(progress: &BTreeMap<i32, ShardProgress>, shard: i32, p: &Partia
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_partial_is_cut_into_parts_that_hold_every_cell_once() {
+        let acc = crate::kpi::Acc::default();
+        let cells: Vec<(String, crate::kpi::Acc)> = (0..10_000)
+            .map(|i| (format!("cell-{i}"), acc.clone()))
+            .collect();
+        let p = Partial {
+            size_ms: 300_000,
+            start: 0,
+            cells,
+        };
+        let parts = split_partial(&p, 64 << 10);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            assert!(
+                ShardMessage::PartialPart {
+                    shard: 0,
+                    part: 0,
+                    partial: part.clone()
+                }
+                .encode()
+                .len()
+                    < 64 << 10
+            );
+        }
+        let back: Vec<String> = parts
+            .iter()
+            .flat_map(|q| q.cells.iter().map(|(id, _)| id.clone()))
+            .collect();
+        assert_eq!(
+            back,
+            p.cells.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
+        );
+        assert_eq!(split_partial(&p, usize::MAX).len(), 1);
+    }
 
     fn p(shard: i32, watermark: Option<i64>, idle: bool) -> ShardProgress {
         ShardProgress {
