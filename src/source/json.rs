@@ -98,7 +98,7 @@ fn read_line(
             return Ok(any.then_some(len));
         }
         any = true;
-        match chunk.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+        match memchr::memchr2(b'\n', b'\r', chunk) {
             Some(end) => {
                 let cr = chunk[end] == b'\r';
                 let room = (max + 1).saturating_sub(buf.len()).min(end);
