@@ -24,7 +24,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Why the demo stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -303,9 +303,7 @@ pub fn run(
     cluster.create_topic(&k.checkpoints_topic, 1, 1)?;
     cluster.create_topic(&k.partials_topic, 1, 1)?;
 
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = crate::clock::wall_ms();
     let start_ms = now_ms - now_ms.rem_euclid(3_600_000);
     let gen_opts = GenOptions {
         start_ms,

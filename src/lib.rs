@@ -4,6 +4,7 @@
 //! KPI records, threshold state machines → breach events. The core ([`engine`], [`kpi`],
 //! [`threshold`]) is pure and synchronous: it never reads the clock or touches the network.
 
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod engine;

@@ -219,17 +219,6 @@ fn refuse_bad_kafka_properties(settings: &config::Settings) -> Result<()> {
     Ok(())
 }
 
-/// Epoch milliseconds of an RFC 3339 time.
-fn rfc3339_ms(text: &str) -> Result<i64> {
-    let t = humantime::parse_rfc3339_weak(text.trim())
-        .with_context(|| format!("`{text}` is not an RFC 3339 time (e.g. 2030-01-01T00:00:00Z)"))?;
-    let ms = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    Ok(i64::try_from(ms)?)
-}
-
 /// Spec 10.5: an output path equal to an input path or to another output path is refused
 /// before anything is opened for writing (paths compared after resolving links and `..`).
 fn refuse_colliding_paths(inputs: &[PathBuf], outputs: &[&Path]) -> Result<()> {
@@ -292,7 +281,10 @@ fn run(command: Command) -> Result<ExitCode> {
             let (settings, cells) = load(&config)?;
             let mut opts = replay::ReplayOptions::of(&settings);
             if let Some(text) = not_after {
-                opts.clock = replay::Clock::NotAfter(rfc3339_ms(&text)?);
+                opts.clock = replay::Clock::NotAfter(
+                    config::parse_time_ms(&text)
+                        .map_err(|e| anyhow::anyhow!("--not-after: {e}"))?,
+                );
             }
             let mut engine = Engine::new(&settings, &cells);
             let started = std::time::Instant::now();

@@ -50,13 +50,6 @@ impl ReplayOptions {
     }
 }
 
-/// Wall-clock milliseconds since the epoch.
-pub fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Replays `inputs` through `engine`, writing to the three writers (and reporting to `metrics`,
 /// which remote-writes when configured); returns the run's counters.
 pub fn replay<K: Write, B: Write, D: Write>(
@@ -75,7 +68,7 @@ pub fn replay<K: Write, B: Write, D: Write>(
     let mut counters = Counters::default();
     let mut buf = Vec::with_capacity(1024);
     let tick = |engine: &mut Engine| match opts.clock {
-        Clock::Wall => engine.set_clock(wall_ms()),
+        Clock::Wall => engine.set_clock(crate::clock::wall_ms()),
         Clock::NotAfter(t) => engine.set_not_after(Some(t)),
     };
     tick(engine);

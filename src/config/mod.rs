@@ -12,7 +12,7 @@ pub mod secrets;
 mod validate;
 mod values;
 
-pub use values::{parse_bytes, parse_duration_ms};
+pub use values::{parse_bytes, parse_duration_ms, parse_time_ms};
 
 use crate::kpi::AggParams;
 use crate::model::level::Level;

@@ -5,7 +5,9 @@ use super::kafka::validate_kafka;
 use super::raw::RawConfig;
 use super::read::Problems;
 use super::rules::validate_rule;
-use super::values::{MAX_DURATION_MS, bytes_in, duration_in, in_range, parse_duration_ms};
+use super::values::{
+    MAX_DURATION_MS, bytes_in, duration_in, in_range, parse_duration_ms, parse_time_ms,
+};
 use crate::kpi::{AggParams, CoverageThreshold};
 use crate::model::Technology;
 use crate::model::level::Level;
@@ -57,23 +59,10 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         60_000,
         p,
     );
-    let not_before_ms = match humantime::parse_rfc3339_weak(raw.windows.not_before.trim()) {
-        Ok(t) => t
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .and_then(|d| i64::try_from(d.as_millis()).ok())
-            .unwrap_or(0),
-        Err(e) => {
-            p.add(
-                "windows.not_before",
-                format!(
-                    "`{}` is not an RFC 3339 time ({e}); expected e.g. \"2000-01-01T00:00:00Z\"",
-                    raw.windows.not_before
-                ),
-            );
-            0
-        }
-    };
+    let not_before_ms = parse_time_ms(&raw.windows.not_before).unwrap_or_else(|e| {
+        p.add("windows.not_before", e);
+        0
+    });
     let max_future_ms = duration_in(
         &raw.windows.max_future,
         0..=MAX_DURATION_MS,

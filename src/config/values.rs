@@ -3,6 +3,18 @@
 
 use super::read::Problems;
 
+/// Parses an RFC 3339 time (`2000-01-01T00:00:00Z`) into epoch milliseconds (times before the
+/// epoch are refused: no event time can be negative).
+pub fn parse_time_ms(text: &str) -> Result<i64, String> {
+    let t = humantime::parse_rfc3339_weak(text.trim()).map_err(|e| {
+        format!("`{text}` is not an RFC 3339 time ({e}); expected e.g. \"2000-01-01T00:00:00Z\"")
+    })?;
+    let since = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| format!("`{text}` is before 1970-01-01"))?;
+    i64::try_from(since.as_millis()).map_err(|_| format!("`{text}` is too far ahead"))
+}
+
 /// Parses a duration such as `5m`, `30s`, `1h30m`, `250ms` into whole milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
     let d = humantime::parse_duration(text.trim())

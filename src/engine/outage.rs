@@ -16,6 +16,9 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+/// Closed intervals `(cell, start, end)`.
+pub type Intervals<C> = Vec<(C, i64, i64)>;
+
 /// The tracker's state with cells by id, for a checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutageSnapshot {
@@ -138,6 +141,20 @@ impl OutageTracker {
     /// Restored ids remembered (bounded by the restores of the open windows).
     pub fn restored_count(&self) -> usize {
         self.restored.len()
+    }
+
+    /// Open outages `(cell, DOWN time)` and closed intervals `(cell, start, end)`, cells named
+    /// with `cell_id`, sorted (what a shard reports to the merger; no restored ids).
+    pub fn intervals<C: Ord>(&self, cell_id: impl Fn(u32) -> C) -> (Vec<(C, i64)>, Intervals<C>) {
+        let mut open: Vec<_> = self.open.values().map(|(c, t)| (cell_id(*c), *t)).collect();
+        let mut closed: Vec<_> = self
+            .closed
+            .iter()
+            .flat_map(|(c, ivs)| ivs.iter().map(|(a, b)| (cell_id(*c), *a, *b)))
+            .collect();
+        open.sort();
+        closed.sort();
+        (open, closed)
     }
 
     /// The state, naming cells with `cell_id`.

@@ -166,7 +166,8 @@ mod tests {
             let mut got = Collect::default();
             for p in &partials {
                 // Cut into parts as shards of a large network send them.
-                for part in crate::pipeline::progress::split_partial(p, 2048) {
+                for range in crate::pipeline::progress::part_bounds(p, 2048) {
+                    let part = crate::pipeline::progress::part_of(p, range);
                     let bytes = postcard::to_stdvec(&part).unwrap();
                     let part: Partial = postcard::from_bytes(&bytes).unwrap();
                     merger.ingest_partial(&part).unwrap();

@@ -4,8 +4,8 @@
 //! merger may still close later windows, in which that shard's cells in outage must count as
 //! down (one engine would count them). So shards also report, whenever it changes, the start
 //! of the next window they will close per size and their outage intervals that such windows can
-//! still hold; the merger counts those for each window the shard did not close. Checkpointed
-//! with the merger's engine.
+//! still hold; the merger counts those for each window the shard did not close, and knows a
+//! partial of a window the shard had closed for a copy. Checkpointed with the merger's engine.
 
 use super::Engine;
 use serde::{Deserialize, Serialize};
@@ -25,22 +25,39 @@ pub struct ShardOutages {
 impl Engine {
     /// This shard engine's [`ShardOutages`].
     pub fn shard_outages(&self, shard: i32) -> ShardOutages {
-        let snapshot = self.outages.snapshot(|c| self.cells.info(c).id.to_string());
+        let (open, closed) = self
+            .outages
+            .intervals(|c| self.cells.info(c).id.to_string());
         ShardOutages {
             shard,
             fronts: self.fronts(),
-            open: snapshot
-                .open
-                .into_iter()
-                .map(|(_, cell, t)| (cell, t))
-                .collect(),
-            closed: snapshot.closed,
+            open,
+            closed,
         }
     }
 
-    /// Merger: takes a shard's latest [`ShardOutages`].
-    pub fn take_shard_outages(&mut self, s: ShardOutages) {
+    /// Merger: takes a shard's latest [`ShardOutages`]. Its fronts never go back here: a shard
+    /// restarted from an older checkpoint re-sends windows it had closed, and those are copies.
+    pub fn take_shard_outages(&mut self, mut s: ShardOutages) {
+        if let Some(old) = self.shard_outages.get(&s.shard) {
+            for (new, old) in s.fronts.iter_mut().zip(&old.fronts) {
+                *new = (*new).max(*old);
+            }
+        }
         self.shard_outages.insert(s.shard, s);
+    }
+
+    /// Merger: whether `shard` had reported closing the window of size `size_ms` starting at
+    /// `start` (so a partial of it arriving now is a copy of one it sent before) — also a
+    /// window it closed at the end of its input, ahead of its watermark.
+    pub fn shard_closed(&self, shard: i32, size_ms: i64, start: i64) -> bool {
+        let Some(si) = self.sizes.iter().position(|s| s.size_ms == size_ms) else {
+            return false;
+        };
+        self.shard_outages
+            .get(&shard)
+            .and_then(|s| s.fronts.get(si).copied().flatten())
+            .is_some_and(|front| front > start)
     }
 
     /// Merger: outage milliseconds in `[start, end)` (window size `si`) of the cells of shards
@@ -81,5 +98,32 @@ impl Engine {
             .map(|(cell, ivs)| (cell, super::outage::union_len(ivs)))
             .filter(|(_, ms)| *ms > 0)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_a_shard_reported_closed_stays_closed_for_it() {
+        let settings = crate::config::from_toml_str(
+            "[inventory]\npath = \"c.csv\"\n",
+            std::path::Path::new("."),
+        )
+        .expect("config");
+        let mut merger = Engine::new(&settings, &[]);
+        let report = |front| ShardOutages {
+            shard: 0,
+            fronts: vec![Some(front)],
+            ..ShardOutages::default()
+        };
+        merger.take_shard_outages(report(600_000));
+        assert!(merger.shard_closed(0, 300_000, 300_000));
+        assert!(!merger.shard_closed(0, 300_000, 600_000));
+        assert!(!merger.shard_closed(1, 300_000, 0), "another shard");
+        // A shard restarted from an older checkpoint reports an older front: not taken back.
+        merger.take_shard_outages(report(300_000));
+        assert!(merger.shard_closed(0, 300_000, 300_000));
     }
 }

@@ -5,6 +5,24 @@
 
 use crate::kpi::Acc;
 
+/// One open window: its start, one accumulator per cell, and the latest event time it received.
+#[derive(Debug)]
+struct OpenWindow {
+    start: i64,
+    accs: Vec<Acc>,
+    latest: i64,
+}
+
+impl OpenWindow {
+    fn new(start: i64, t: i64) -> Self {
+        OpenWindow {
+            start,
+            accs: Vec::new(),
+            latest: t,
+        }
+    }
+}
+
 /// State of one window size.
 #[derive(Debug)]
 pub struct SizeState {
@@ -14,9 +32,7 @@ pub struct SizeState {
     /// Whether any window was emitted.
     emitted: bool,
     /// Open windows that received records, sorted by start; each holds per-cell accumulators.
-    open: Vec<(i64, Vec<Acc>)>,
-    /// The latest event time aggregated into each open window (same order as `open`).
-    latest: Vec<i64>,
+    open: Vec<OpenWindow>,
     /// The latest event time of the emitted windows that received records (gaps are measured
     /// from it).
     last_record: Option<i64>,
@@ -40,7 +56,6 @@ impl SizeState {
             front: None,
             emitted: false,
             open: Vec::new(),
-            latest: Vec::new(),
             last_record: None,
         }
     }
@@ -63,23 +78,20 @@ impl SizeState {
             _ => self.front = Some(start),
         }
         // Few windows are open at once (usually one or two): a scan from the back is fastest.
-        let pos = match self.open.iter().rposition(|(s, _)| *s <= start) {
-            Some(p) if self.open[p].0 == start => p,
+        let pos = match self.open.iter().rposition(|w| w.start <= start) {
+            Some(p) if self.open[p].start == start => p,
             Some(p) => {
-                self.open.insert(p + 1, (start, Vec::new()));
-                self.latest.insert(p + 1, t);
+                self.open.insert(p + 1, OpenWindow::new(start, t));
                 p + 1
             }
             None => {
-                self.open.insert(0, (start, Vec::new()));
-                self.latest.insert(0, t);
+                self.open.insert(0, OpenWindow::new(start, t));
                 0
             }
         };
-        if let Some(latest) = self.latest.get_mut(pos) {
-            *latest = (*latest).max(t);
-        }
-        Some(&mut self.open[pos].1)
+        let window = &mut self.open[pos];
+        window.latest = window.latest.max(t);
+        Some(&mut window.accs)
     }
 
     /// End of the next window to emit, if any record started this size.
@@ -92,10 +104,11 @@ impl SizeState {
         let start = self.front.unwrap_or(0);
         self.front = Some(start + self.size_ms);
         self.emitted = true;
-        let accs = if self.open.first().is_some_and(|(s, _)| *s == start) {
-            let latest = self.latest.remove(0);
+        let accs = if self.open.first().is_some_and(|w| w.start == start) {
+            let window = self.open.remove(0);
+            let latest = window.latest;
             self.last_record = Some(self.last_record.map_or(latest, |l| l.max(latest)));
-            self.open.remove(0).1
+            window.accs
         } else {
             Vec::new()
         };
@@ -105,7 +118,7 @@ impl SizeState {
     /// Follows a renumbering of the cells (old → new, monotonic; `None`: forgotten, and holding
     /// nothing in any open window).
     pub fn remap_cells(&mut self, remap: &[Option<u32>]) {
-        for (_, accs) in &mut self.open {
+        for OpenWindow { accs, .. } in &mut self.open {
             let mut write = 0;
             for read in 0..accs.len() {
                 if let Some(Some(_)) = remap.get(read) {
@@ -132,11 +145,11 @@ impl SizeState {
         let front = self.front?;
         let last = self.last_record?;
         if front < last.saturating_add(max_gap_ms)
-            || self.open.first().is_some_and(|(s, _)| *s == front)
+            || self.open.first().is_some_and(|w| w.start == front)
         {
             return None;
         }
-        let next = self.open.first().map_or(i64::MAX, |(s, _)| *s);
+        let next = self.open.first().map_or(i64::MAX, |w| w.start);
         let target = self.start_of(next.min(horizon));
         if target <= front {
             return None;
@@ -163,7 +176,7 @@ impl SizeState {
 
     /// Open windows with their per-cell accumulators.
     pub fn open(&self) -> impl Iterator<Item = (i64, &[Acc])> {
-        self.open.iter().map(|(s, a)| (*s, a.as_slice()))
+        self.open.iter().map(|w| (w.start, w.accs.as_slice()))
     }
 
     /// Restores `front` and `emitted` from a checkpoint (before any record is re-read).
@@ -191,7 +204,7 @@ impl SizeState {
     pub fn open_counts(&self) -> (usize, usize) {
         (
             self.open.len(),
-            self.open.iter().map(|(_, a)| a.len()).sum(),
+            self.open.iter().map(|w| w.accs.len()).sum(),
         )
     }
 
@@ -200,7 +213,7 @@ impl SizeState {
         let bytes = self
             .open
             .iter()
-            .map(|(_, accs)| accs.iter().map(Acc::footprint).sum::<usize>())
+            .map(|w| w.accs.iter().map(Acc::footprint).sum::<usize>())
             .sum();
         (self.open.len(), bytes)
     }

@@ -57,7 +57,7 @@ impl Joining {
 }
 
 /// Units that failed for a reason that passes (broker or registry unreachable) and when each
-/// may start again: backoff doubling from 1 s to 30 s, reset when the unit finishes.
+/// may start again: backoff doubling from 2 s to 30 s, reset when the unit finishes.
 #[derive(Debug, Default)]
 struct Restarts {
     pending: BTreeMap<Unit, (Instant, u32)>,

@@ -152,7 +152,13 @@ impl Merge {
                 self.feeding.entry((p.size_ms, p.start)).or_insert(offset);
                 None
             }
-            Err(_) if replay || duplicate(&self.progress, shard, &p) => None,
+            Err(_)
+                if replay
+                    || duplicate(&self.progress, shard, &p)
+                    || engine.shard_closed(shard, p.size_ms, p.start) =>
+            {
+                None
+            }
             Err(e) => Some(Reject::new(
                 Reason::Late,
                 format!("partial of shard {shard}: {e}"),

@@ -60,6 +60,7 @@ pub use instance::run;
 
 pub use checkpoint::{Checkpoint, PartitionCheckpoint};
 
+use crate::clock::wall_ms;
 use crate::config::KafkaSettings;
 use crate::kafka::client::{KafkaOpError, QuietConsumer, QuietContext, base_config, ctx};
 use crate::model::Stream;
@@ -233,10 +234,6 @@ fn input_consumer(k: &KafkaSettings, group: &str) -> Result<QuietConsumer, Kafka
         || "creating the consumer".into(),
     )
 }
-
-/// Wall-clock milliseconds since the epoch (latency figures and the plausible-time bound of
-/// spec 10.1; never window assignment).
-use crate::replay::wall_ms;
 
 /// When a unit commits its transaction.
 struct CommitClock {

@@ -14,7 +14,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use std::time::Duration;
 
 use super::PipelineError;
-use super::progress::{PART_BYTES, ShardMessage, ShardProgress, split_partial};
+use super::progress::{PART_BYTES, ShardMessage, ShardProgress, part_bounds, part_of};
 use crate::engine::partial::Partial;
 
 /// Sends outputs within the current transaction.
@@ -212,16 +212,15 @@ impl Output for KafkaOutput<'_> {
 
     fn partial(&mut self, partial: &Partial) -> Result<(), Self::Error> {
         let shard = self.shard.unwrap_or_default();
-        let parts = split_partial(partial, PART_BYTES);
-        if parts.len() == 1 {
+        let bounds = part_bounds(partial, PART_BYTES);
+        if bounds.len() == 1 {
             return self.to_merger(&ShardMessage::Partial(shard, partial.clone()));
         }
-        for (part, partial) in parts.into_iter().enumerate() {
-            let part = u32::try_from(part).unwrap_or(u32::MAX);
+        for (part, range) in bounds.into_iter().enumerate() {
             self.to_merger(&ShardMessage::PartialPart {
                 shard,
-                part,
-                partial,
+                part: u32::try_from(part).unwrap_or(u32::MAX),
+                partial: part_of(partial, range),
             })?;
         }
         Ok(())

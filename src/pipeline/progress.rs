@@ -30,7 +30,7 @@ pub enum ShardMessage {
     /// progress they go with). Last, so that older records keep their encoding.
     Outages(crate::engine::shard_outages::ShardOutages),
     /// Part `part` of a closed window of shard `shard` too large for one record (see
-    /// [`split_partial`]); each cell is in exactly one part.
+    /// [`part_bounds`]); each cell is in exactly one part.
     PartialPart {
         shard: i32,
         part: u32,
@@ -42,30 +42,31 @@ pub enum ShardMessage {
 /// limit (1 MB), whatever the number of cells of a shard.
 pub const PART_BYTES: usize = 256 << 10;
 
-/// A closed window's partial cut into parts of at most about `budget` bytes each (by the cells'
-/// in-memory size, an upper bound of their encoding); one part when it fits.
-pub fn split_partial(p: &Partial, budget: usize) -> Vec<Partial> {
-    let mut parts = Vec::new();
-    let mut cells = Vec::new();
-    let mut bytes = 0usize;
-    for (id, acc) in &p.cells {
+/// Where a closed window's partial is cut so that each part holds about `budget` bytes at most
+/// (by the cells' in-memory size, an upper bound of their encoding): ranges of its cells, one
+/// range when it fits.
+pub fn part_bounds(p: &Partial, budget: usize) -> Vec<std::ops::Range<usize>> {
+    let mut bounds = Vec::new();
+    let (mut from, mut bytes) = (0usize, 0usize);
+    for (i, (id, acc)) in p.cells.iter().enumerate() {
         let b = id.len() + acc.footprint();
-        if !cells.is_empty() && bytes + b > budget {
-            parts.push(std::mem::take(&mut cells));
-            bytes = 0;
+        if i > from && bytes + b > budget {
+            bounds.push(from..i);
+            (from, bytes) = (i, 0);
         }
-        cells.push((id.clone(), acc.clone()));
         bytes += b;
     }
-    parts.push(cells);
-    parts
-        .into_iter()
-        .map(|cells| Partial {
-            size_ms: p.size_ms,
-            start: p.start,
-            cells,
-        })
-        .collect()
+    bounds.push(from..p.cells.len());
+    bounds
+}
+
+/// The part of `p` holding the cells in `range`.
+pub fn part_of(p: &Partial, range: std::ops::Range<usize>) -> Partial {
+    Partial {
+        size_ms: p.size_ms,
+        start: p.start,
+        cells: p.cells.get(range).map(<[_]>::to_vec).unwrap_or_default(),
+    }
 }
 
 impl ShardMessage {
@@ -136,7 +137,10 @@ mod tests {
             start: 0,
             cells,
         };
-        let parts = split_partial(&p, 64 << 10);
+        let parts: Vec<Partial> = part_bounds(&p, 64 << 10)
+            .into_iter()
+            .map(|r| part_of(&p, r))
+            .collect();
         assert!(parts.len() > 1);
         for part in &parts {
             assert!(
@@ -158,7 +162,7 @@ mod tests {
             back,
             p.cells.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
         );
-        assert_eq!(split_partial(&p, usize::MAX).len(), 1);
+        assert_eq!(part_bounds(&p, usize::MAX), vec![0..p.cells.len()]);
     }
 
     fn p(shard: i32, watermark: Option<i64>, idle: bool) -> ShardProgress {

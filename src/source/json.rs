@@ -260,6 +260,10 @@ mod reading {
         let got = lines(crlf.as_bytes(), 1 << 20);
         assert_eq!(got.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2, 4]);
         assert!(got.iter().all(|(_, e)| e.is_ok()), "{got:?}");
+        assert!(
+            lines("\u{feff}\n".as_bytes(), 1 << 20).is_empty(),
+            "a lone BOM is blank"
+        );
         let cr = format!("{REC}\r{REC}\r");
         assert_eq!(lines(cr.as_bytes(), 1 << 20).len(), 2);
         let long = format!("{REC}\n{}\n{REC}\n", "x".repeat(5000));

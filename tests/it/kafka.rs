@@ -274,10 +274,25 @@ pub fn binary_setup(
 /// The distinct records of the `kpis` topic (every copy of a key byte-identical) equal `reference`
 /// (replay output), whatever their order.
 pub fn assert_kpis_topic_equals(s: &Settings, reference: &[Value]) {
-    let kpis = decode_all(
-        &distinct(read_all(&s.kafka, "kpis").expect("read kpis")),
-        kpi_schema(),
-    );
+    // A fresh `read_committed` reader of Tansu can stop short of a transaction committed just
+    // before (seen as no record at all when every KPI record was in the run's last
+    // transaction): read again for a few seconds before comparing, and say so when it helped.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut first = None;
+    let kpis = loop {
+        let records = distinct(read_all(&s.kafka, "kpis").expect("read kpis"));
+        first.get_or_insert(records.len());
+        if records.len() >= reference.len() || Instant::now() >= deadline {
+            break decode_all(&records, kpi_schema());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    if first != Some(kpis.len()) {
+        eprintln!(
+            "kpis topic: {first:?} records on the first read, {} later (broker visibility lag)",
+            kpis.len()
+        );
+    }
     assert_same_kpis(
         &sorted(kpis, kpi_sort_key),
         &sorted(reference.to_vec(), kpi_sort_key),
