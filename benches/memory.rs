@@ -1,5 +1,6 @@
 //! Memory per open (window, group) and peak RSS for one million cells with one open 5-minute
-//! window (run: `cargo bench --bench memory`). Prints a report; asserts nothing about time.
+//! window, and the baselines of a million cells (run: `cargo bench --bench memory`). Prints a
+//! report; asserts nothing about time.
 //!
 //! Records are made on the fly (not held) so that the peak RSS is the engine's: inventory, cell
 //! table, level tables and the open window's per-cell accumulators with their sketches.
@@ -116,13 +117,63 @@ fn fill(n: usize, per_cell: u64, report: bool) -> f64 {
     per_group
 }
 
+/// The traffic baselines of `n` cells (what a sleeping-cell rule keeps): bytes per cell, RSS
+/// they add, and the time of one window's verdicts and learning.
+fn baselines(n: usize) {
+    use netkpi::engine::baseline::{BaselineSettings, Slot};
+    use netkpi::engine::groups::CellTable;
+    use netkpi::engine::sleeping::{Peers, SleepWatch, SleepingSettings};
+    let cells = synthetic_inventory(n, 3);
+    let table = CellTable::new(&cells);
+    drop(cells);
+    let peers = Peers::new(&table);
+    let before = rss_kib("VmRSS:");
+    let settings = BaselineSettings::default();
+    let mut watch = SleepWatch::new(0, n, settings);
+    let after = rss_kib("VmRSS:");
+    let mut rng = Rng::new(9);
+    let accs: Vec<netkpi::kpi::Acc> = (0..n)
+        .map(|_| netkpi::kpi::Acc {
+            call_attempts: 20 + rng.below(40),
+            sessions: 20 + rng.below(40),
+            ..netkpi::kpi::Acc::default()
+        })
+        .collect();
+    // Three days of one hour's windows (12 a day), so that the last day judges every cell.
+    let started = std::time::Instant::now();
+    let mut closes = 0u32;
+    for day in 0..3 {
+        for _ in 0..12 {
+            watch.close_window(
+                Slot { day, hour: 10 },
+                &accs,
+                &peers,
+                settings,
+                SleepingSettings::default(),
+            );
+            closes += 1;
+        }
+    }
+    let per_close = started.elapsed().as_secs_f64() / f64::from(closes);
+    println!(
+        "cells: {n}; baseline bytes per cell: {:.0} ({:.1} MiB in all); RSS added: {:.1} MiB",
+        watch.bytes() as f64 / n as f64,
+        watch.bytes() as f64 / (1 << 20) as f64,
+        after.saturating_sub(before) as f64 / 1024.0
+    );
+    println!("one window's verdicts and learning for every cell: {per_close:.3} s on one thread");
+}
+
 fn main() {
     // `cargo test --benches` runs this without `--bench`: only `cargo bench` does the work.
     if !std::env::args().any(|a| a == "--bench") {
         println!("memory report: run `cargo bench --bench memory`");
         return;
     }
-    println!("== per-group footprint by load (bytes per open (window, cell) accumulator) ==");
+    // First, in a fresh heap, so that the RSS it adds is its own.
+    println!("== baselines of one million cells (a sleeping-cell rule) ==");
+    baselines(1_000_000);
+    println!("\n== per-group footprint by load (bytes per open (window, cell) accumulator) ==");
     for per_cell in [0, 2, 10, 64, 200, 1000] {
         println!(
             "{per_cell:>5} records per cell: {:>7.0} B",

@@ -39,6 +39,7 @@ fn bench(c: &mut Criterion) {
                 level: "cell",
                 group: &group,
                 values: Kpi::ALL.map(|k| k.value(&acc, ctx)),
+                pooling_samples: netkpi::kpi::pooling_samples(&acc, ctx),
                 acc: Some(&acc),
                 inventory_cells: 1,
             };

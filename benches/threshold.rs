@@ -4,15 +4,17 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netkpi::kpi::Kpi;
 use netkpi::kpi::sketch::Sketch;
 use netkpi::model::level::Level;
-use netkpi::threshold::rule::{Op, Rule, Severity};
-use netkpi::threshold::{Observation, Thresholds};
+use netkpi::threshold::rule::{DuringOutage, Op, Rule, RuleKind, Severity, Watched};
+use netkpi::threshold::{Observation, Reading, Thresholds};
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("threshold");
     let rule = Rule {
         name: "R".into(),
-        kpi: Kpi::DroppedCallRatio,
+        watched: Watched::Kpi(Kpi::DroppedCallRatio),
+        kind: RuleKind::Fixed,
+        during_outage: DuringOutage::Annotate,
         level: Level::NETWORK,
         level_index: 0,
         matches: vec![],
@@ -25,7 +27,7 @@ fn bench(c: &mut Criterion) {
         severity: Severity::Major,
         window_index: 0,
     };
-    let mut t = Thresholds::new(vec![rule]);
+    let mut t = Thresholds::new(vec![rule.clone()]);
     g.throughput(Throughput::Elements(100_000));
     g.bench_function("observe_100k_groups", |b| {
         let mut w = 0i64;
@@ -39,8 +41,9 @@ fn bench(c: &mut Criterion) {
                     0.0
                 };
                 let obs = Observation {
-                    value: Some(v),
-                    samples: 100,
+                    reading: Reading::of(&rule, Some(v), 100, None),
+                    suppressed: false,
+                    outages: &[],
                     window_start: w * 300_000,
                     window_end: (w + 1) * 300_000,
                     level: "cell",

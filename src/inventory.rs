@@ -16,6 +16,20 @@ pub struct Cell {
     pub technology: Technology,
 }
 
+impl Cell {
+    /// The cell's value of one dimension.
+    pub fn dim(&self, d: crate::model::level::Dim) -> &str {
+        use crate::model::level::Dim;
+        match d {
+            Dim::Cell => &self.cell_id,
+            Dim::Site => &self.site_id,
+            Dim::Region => &self.region,
+            Dim::Area => self.area.as_str(),
+            Dim::Technology => self.technology.as_str(),
+        }
+    }
+}
+
 /// The header the inventory must have.
 pub const HEADER: [&str; 5] = ["cell_id", "site_id", "region", "area", "technology"];
 
@@ -32,6 +46,23 @@ pub enum InventoryError {
         source_name: String,
         problems: Vec<String>,
     },
+}
+
+/// Writes `cells` as an inventory CSV (the form [`parse`] reads).
+pub fn write(w: &mut dyn std::io::Write, cells: &[Cell]) -> std::io::Result<()> {
+    writeln!(w, "{}", HEADER.join(","))?;
+    for c in cells {
+        writeln!(
+            w,
+            "{},{},{},{},{}",
+            c.cell_id,
+            c.site_id,
+            c.region,
+            c.area.as_str(),
+            c.technology.as_str()
+        )?;
+    }
+    Ok(())
 }
 
 /// Loads and validates the inventory at `path`.

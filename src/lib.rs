@@ -15,6 +15,7 @@ pub mod model;
 pub mod pace;
 pub mod pipeline;
 pub mod replay;
+pub mod report;
 pub mod schemas;
 pub mod sink;
 pub mod source;

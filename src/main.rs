@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use netkpi::engine::Engine;
+use netkpi::threshold::rule::{DuringOutage, RuleKind};
 use netkpi::traffic::{GenItem, GenOptions, Generator, synthetic_inventory};
 use netkpi::{config, inventory, replay, schemas, telemetry};
 use std::io::{BufWriter, Write};
@@ -35,6 +36,51 @@ enum LogFormat {
 enum FileFormat {
     Jsonl,
     Avro,
+}
+
+/// Faults `gen` makes on purpose, so that a report or an alarm has a known right answer.
+#[derive(clap::Args)]
+struct FaultArgs {
+    /// REGION=P: in the busy hours, calls of the region also fail in the network with
+    /// probability P (repeat for several regions).
+    #[arg(long = "degrade-busy-hour", value_name = "REGION=P")]
+    busy_hour_failures: Vec<String>,
+    /// CELL=P: answered calls of the cell drop with probability P (a chronic drop cell).
+    #[arg(long = "drop-cell", value_name = "CELL=P")]
+    drop_cells: Vec<String>,
+    /// CELL=HOURS: the cell goes down every day at 01:00 UTC for HOURS hours.
+    #[arg(long = "daily-outage", value_name = "CELL=HOURS")]
+    daily_outages: Vec<String>,
+    /// REGION=DAY: the region's cells send nothing on day DAY of the run (0 = the first).
+    #[arg(long = "silent-day", value_name = "REGION=DAY")]
+    silent_days: Vec<String>,
+    /// CELL=FROM-TO: the cell falls asleep from hour FROM to hour TO of the run (hours since
+    /// its start): it carries no traffic and reports no outage while its site carries on.
+    #[arg(long = "sleep-cell", value_name = "CELL=FROM-TO")]
+    sleeping_cells: Vec<String>,
+}
+
+impl FaultArgs {
+    fn scenario(&self) -> Result<netkpi::traffic::Scenario> {
+        use netkpi::traffic::scenario::pair;
+        let pairs = |list: &[String]| -> Result<Vec<(String, f64)>> {
+            Ok(list.iter().map(|t| pair(t)).collect::<Result<_, _>>()?)
+        };
+        Ok(netkpi::traffic::Scenario {
+            busy_hour_failures: pairs(&self.busy_hour_failures)?,
+            drop_cells: pairs(&self.drop_cells)?,
+            daily_outages: pairs(&self.daily_outages)?,
+            silent_days: pairs(&self.silent_days)?
+                .into_iter()
+                .map(|(r, d)| (r, d as i64))
+                .collect(),
+            sleeping_cells: self
+                .sleeping_cells
+                .iter()
+                .map(|t| netkpi::traffic::scenario::span(t))
+                .collect::<Result<_, _>>()?,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -77,6 +123,41 @@ enum Command {
     CheckConfig {
         /// Configuration file (TOML).
         file: PathBuf,
+        /// A target set (e.g. config/targets/trai.toml) in place of the file's [[targets]].
+        #[arg(long)]
+        targets: Option<PathBuf>,
+    },
+    /// Regulatory compliance over calendar periods from stored KPI records: report.json,
+    /// report.csv and report.html in --out (see README: compliance reports).
+    Report {
+        /// Configuration file (TOML) with [report] and [[targets]].
+        #[arg(long)]
+        config: PathBuf,
+        /// A target set (e.g. config/targets/trai.toml) in place of the configuration's.
+        #[arg(long)]
+        targets: Option<PathBuf>,
+        /// KPI record files (JSON Lines, as `replay --kpis-out` writes them); repeat for several.
+        #[arg(
+            long = "kpis",
+            required_unless_present = "from_kafka",
+            conflicts_with = "from_kafka"
+        )]
+        kpis: Vec<PathBuf>,
+        /// Read the configuration's `kpis` topic (to its current end) instead of files.
+        #[arg(long)]
+        from_kafka: bool,
+        /// First local day, YYYY-MM-DD in report.timezone (inclusive).
+        #[arg(long)]
+        from: String,
+        /// Day after the last, YYYY-MM-DD (exclusive).
+        #[arg(long)]
+        to: String,
+        /// Calendar period each verdict covers: day, week, month or quarter.
+        #[arg(long, default_value = "month")]
+        period: String,
+        /// Folder for report.json, report.csv and report.html.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Generate realistic traffic for an inventory into a file.
     Gen {
@@ -133,6 +214,8 @@ enum Command {
         /// history then leave no outage open for ever.
         #[arg(long)]
         restore_at_end: bool,
+        #[command(flatten)]
+        faults: FaultArgs,
     },
     /// The whole product in one process, no external services: an in-process Kafka cluster,
     /// generated traffic for the sample inventory, the streaming pipeline, and a live view of
@@ -315,7 +398,49 @@ fn run(command: Command) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig { file, targets } => check_config(&file, targets.as_deref()),
+        Command::Report {
+            config,
+            targets,
+            kpis,
+            from_kafka,
+            from,
+            to,
+            period,
+            out,
+        } => {
+            use netkpi::report::{self, calendar};
+            let settings = config::load_with_targets(&config, targets.as_deref())?;
+            let request = report::Request {
+                from: calendar::parse_date(&from).context("--from")?,
+                to: calendar::parse_date(&to).context("--to")?,
+                period: calendar::PeriodKind::parse(&period).with_context(|| {
+                    format!("--period `{period}` is not day, week, month or quarter")
+                })?,
+            };
+            let records = if from_kafka {
+                report::Records::Topic
+            } else {
+                report::Records::Files(&kpis)
+            };
+            let built = report::run(&settings, &request, records, &out)?;
+            let s = &built.input.read;
+            println!(
+                "report {} – {}: {} KPI records read, {} used ({} of other window sizes, {} of other levels, {} outside the dates, {} repeated, {} unreadable); {} target(s) → {}",
+                request.from,
+                request.to,
+                s.records,
+                s.used,
+                s.other_window_size,
+                s.other_level,
+                s.outside_range,
+                s.repeated,
+                s.unreadable,
+                built.targets.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run {
             config,
             exit_at_end,
@@ -367,6 +492,7 @@ fn run(command: Command) -> Result<ExitCode> {
             bad_share,
             outages_per_cell_day,
             restore_at_end,
+            faults,
         } => {
             let cells = match inv {
                 Some(p) => inventory::load(&p)?,
@@ -377,20 +503,11 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             if let Some(p) = write_inventory {
                 let mut w = create(&p)?;
-                writeln!(w, "{}", inventory::HEADER.join(","))?;
-                for c in &cells {
-                    writeln!(
-                        w,
-                        "{},{},{},{},{}",
-                        c.cell_id,
-                        c.site_id,
-                        c.region,
-                        c.area.as_str(),
-                        c.technology
-                    )?;
-                }
+                inventory::write(&mut w, &cells)?;
                 w.flush()?;
             }
+            let scenario = faults.scenario()?;
+            scenario.check(&cells)?;
             let defaults = GenOptions::default();
             let opts = GenOptions {
                 start_ms: start_ms.unwrap_or(defaults.start_ms),
@@ -402,6 +519,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 bad_share,
                 outages_per_cell_day,
                 restore_at_end,
+                scenario,
                 ..defaults
             };
             let pace = wall_rate.map_or(
@@ -508,7 +626,7 @@ fn make_metrics(
     }
     let metrics = netkpi::telemetry::metrics::Metrics::new(settings.exported_levels.clone())?;
     metrics.set_inventory(cells)?;
-    metrics.set_rules(settings.rules.iter().map(|r| r.name.as_str()));
+    metrics.set_rules(&settings.rules);
     if let Some((url, queue)) = &settings.remote_write {
         metrics.enable_remote_write(url, *queue)?;
         tracing::info!(url = %url, "remote-writing closed windows");
@@ -541,8 +659,8 @@ fn start_http(
     }
 }
 
-fn check_config(file: &Path) -> Result<ExitCode> {
-    let settings = match config::load(file) {
+fn check_config(file: &Path, targets: Option<&Path>) -> Result<ExitCode> {
+    let settings = match config::load_with_targets(file, targets) {
         Ok(s) => s,
         Err(e) => {
             println!("{e}");
@@ -620,14 +738,34 @@ fn check_config(file: &Path) -> Result<ExitCode> {
             .iter()
             .map(|(d, v)| format!("{}={v}", d.as_str()))
             .collect();
+        let test = match r.kind {
+            RuleKind::Fixed => format!(
+                "{} {} {} (clear {})",
+                r.watched.name(),
+                r.op.as_str(),
+                r.raise,
+                r.clear
+            ),
+            RuleKind::Baseline => format!(
+                "{} {} {}× baseline (clear {}×)",
+                r.watched.name(),
+                r.op.as_str(),
+                r.raise,
+                r.clear
+            ),
+            RuleKind::SleepingCell => format!(
+                "sleeping cell (traffic ≤ {}× baseline, peers ≥ {}×)",
+                settings.sleeping.max_share, settings.sleeping.peer_share
+            ),
+        };
+        let outage = match r.during_outage {
+            DuringOutage::Annotate => "",
+            DuringOutage::Suppress => ", suppressed during outages",
+        };
         println!(
-            "    - {} [{}]: {} {} {} (clear {}) on {}{} over {} window(s)",
+            "    - {} [{}]: {test} on {}{} over {} window(s){outage}",
             r.name,
             r.severity,
-            r.kpi.name(),
-            r.op.as_str(),
-            r.raise,
-            r.clear,
             r.level.name(),
             if m.is_empty() {
                 String::new()
@@ -636,6 +774,35 @@ fn check_config(file: &Path) -> Result<ExitCode> {
             },
             r.for_windows
         );
+    }
+    match &settings.report {
+        None => println!("  report:    none ([report] and [[targets]] not set)"),
+        Some(r) => {
+            println!(
+                "  report:    {} windows, time zone {}, {} worst cells; {} target(s)",
+                netkpi::telemetry::series::window_label(r.window_ms),
+                r.timezone,
+                r.worst_cells,
+                r.targets.len()
+            );
+            for t in &r.targets {
+                println!(
+                    "    - {}: {} {} {} at {} on {}{}",
+                    t.name,
+                    t.kpi.name(),
+                    t.op.as_str(),
+                    t.value,
+                    t.at.as_str(),
+                    t.level.name(),
+                    t.shares.map_or(String::new(), |s| format!(
+                        " within {} ({} of cells on {} of days)",
+                        s.within.name(),
+                        s.cells_share,
+                        s.days_share
+                    ))
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -147,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn kpi_schema_lists_every_kpi_in_order() {
+    fn kpi_schema_lists_every_kpi_then_the_pooling_samples_in_order() {
         let json: serde_json::Value = serde_json::from_str(KPI_RECORD).unwrap();
         let kpis = json["fields"]
             .as_array()
@@ -161,7 +161,11 @@ mod tests {
             .iter()
             .map(|f| f["name"].as_str().unwrap())
             .collect();
-        let ours: Vec<&str> = Kpi::ALL.iter().map(|k| k.name()).collect();
+        let ours: Vec<&str> = Kpi::ALL
+            .iter()
+            .map(|k| k.name())
+            .chain(crate::kpi::POOLING_SAMPLES.iter().map(|(n, _)| *n))
+            .collect();
         assert_eq!(names, ours);
     }
 }

@@ -4,9 +4,11 @@
 //! (with its key path) instead of stopping at the first, which is what `netkpi check-config`
 //! prints.
 
+mod baseline;
 mod kafka;
 pub mod raw;
 mod read;
+mod report;
 mod rules;
 pub mod secrets;
 mod validate;
@@ -59,6 +61,12 @@ pub struct Settings {
     pub exported_levels: Vec<String>,
     /// Remote-write endpoint and queue size (records).
     pub remote_write: Option<(String, usize)>,
+    /// The compliance report (`None`: no `[report]` and no `[[targets]]`).
+    pub report: Option<crate::report::targets::ReportSettings>,
+    /// How baselines are learned (`[baseline]`).
+    pub baseline: crate::engine::baseline::BaselineSettings,
+    /// When a cell sleeps (`[sleeping]`).
+    pub sleeping: crate::engine::sleeping::SleepingSettings,
 }
 
 /// Validated `[kafka]` section.
@@ -155,11 +163,21 @@ pub enum ConfigError {
 /// the file and the environment are registered with [`secrets`] first, so that no error built
 /// from them can show them.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    load_with_targets(path, None)
+}
+
+/// [`load`], with the `[[targets]]` (and any `[report]` keys) of a target set file such as
+/// `config/targets/trai.toml` in place of the configuration's own.
+pub fn load_with_targets(path: &Path, targets: Option<&Path>) -> Result<Settings, ConfigError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    let text = read(path)?;
     secrets::register_from_text_and_env(&text);
+    let targets_text = targets.map(read).transpose()?.unwrap_or_default();
     warn_about_near_overrides(std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()));
     let env = config::Environment::with_prefix("NETKPI")
         .prefix_separator("__")
@@ -171,6 +189,10 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         .with_list_parse_key("prometheus.levels");
     let built = config::Config::builder()
         .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+        .add_source(config::File::from_str(
+            &targets_text,
+            config::FileFormat::Toml,
+        ))
         .add_source(env)
         .build()
         .map_err(|e| ConfigError::Read {

@@ -64,6 +64,14 @@ pub struct RawConfig {
     pub prometheus: RawPrometheus,
     /// Limits on what one input record or block may cost.
     pub input: RawInput,
+    /// The compliance report (`netkpi report`).
+    pub report: Option<super::report::RawReport>,
+    /// Regulatory targets of the compliance report.
+    pub targets: Vec<super::report::RawTarget>,
+    /// Baselines (spec 11.1).
+    pub baseline: RawBaseline,
+    /// Sleeping cells (spec 11.2).
+    pub sleeping: RawSleeping,
 }
 
 /// `[input]`: limits of the readers (spec 10.3).
@@ -362,4 +370,32 @@ pub struct RawRule {
     pub severity: Option<String>,
     /// Which configured window size the rule watches (default: the first).
     pub window: Option<String>,
+    /// `threshold` (default) or `sleeping_cell` (spec 11.2: no `kpi`, `op`, `raise`, `clear`).
+    pub kind: Option<String>,
+    /// `raise` and `clear` are factors of the KPI's baseline for the hour (spec 11.3).
+    pub baseline: Option<bool>,
+    /// `annotate` (default) or `suppress` while a cell of the group is in outage (spec 11.4).
+    pub during_outage: Option<String>,
+}
+
+/// `[baseline]`: how per-hour-of-day baselines are learned (spec 11.1).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawBaseline {
+    /// Days of closed windows a baseline is learned from (default 7).
+    pub days: Option<Integer>,
+    /// Days of history before a baseline exists (default 2).
+    pub min_days: Option<Integer>,
+}
+
+/// `[sleeping]`: when a cell sleeps (spec 11.2).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawSleeping {
+    /// Traffic at most this share of the baseline (default 0.1).
+    pub max_share: Option<f64>,
+    /// Baseline at least this many records per window (default 30).
+    pub min_baseline: Option<f64>,
+    /// The site's (region's) other cells carry at least this share of their baselines (0.5).
+    pub peer_share: Option<f64>,
 }

@@ -5,30 +5,67 @@ use super::read::Problems;
 use super::values::{count, in_range, parse_duration_ms};
 use crate::kpi::Kpi;
 use crate::model::level::{Dim, Level};
-use crate::threshold::rule::{Op, Rule, Severity};
+use crate::threshold::rule::{
+    DuringOutage, Op, Rule, RuleKind, Severity, TRAFFIC_RECORDS, Watched,
+};
 
 pub(super) fn validate_rule(
     i: usize,
-    r: RawRule,
+    mut r: RawRule,
     levels: &[Level],
     sizes: &[i64],
     p: &mut Problems,
 ) -> Option<Rule> {
     let key = |field: &str| format!("rules[{i}].{field}");
     let before = p.0.len();
-    let name = r.name.filter(|n| !n.trim().is_empty());
+    let name = r.name.take().filter(|n| !n.trim().is_empty());
     if name.is_none() {
         p.add(key("name"), "required: a unique rule name");
     }
-    let kpi = match r.kpi.as_deref() {
+    let sleeping = match r.kind.as_deref() {
+        None | Some("threshold") => false,
+        Some("sleeping_cell") => true,
+        Some(other) => {
+            p.add(
+                key("kind"),
+                format!("`{other}` is not \"threshold\" or \"sleeping_cell\""),
+            );
+            false
+        }
+    };
+    if sleeping {
+        refuse_thresholds(&r, &key, p);
+        r.level.get_or_insert_with(|| "cell".into());
+        r.op = Some("<".into());
+        r.raise = Some(0.0);
+        r.clear = None;
+    }
+    let watched = match r.kpi.as_deref() {
+        _ if sleeping => Some(Watched::Traffic),
         None => {
             p.add(key("kpi"), "required: a KPI name");
             None
         }
-        Some(k) => Kpi::from_name(k).or_else(|| {
+        Some(TRAFFIC_RECORDS) => Some(Watched::Traffic),
+        Some(k) => Kpi::from_name(k).map(Watched::Kpi).or_else(|| {
             p.add(
                 key("kpi"),
                 format!("unknown KPI `{k}` (see the KPI list in the README)"),
+            );
+            None
+        }),
+    };
+    let kind = match (sleeping, r.baseline.unwrap_or(false)) {
+        (true, _) => RuleKind::SleepingCell,
+        (false, true) => RuleKind::Baseline,
+        (false, false) => RuleKind::Fixed,
+    };
+    let during_outage = match r.during_outage.as_deref() {
+        None => Some(DuringOutage::Annotate),
+        Some(text) => DuringOutage::parse(text).or_else(|| {
+            p.add(
+                key("during_outage"),
+                format!("`{text}` is not \"annotate\" or \"suppress\""),
             );
             None
         }),
@@ -57,8 +94,10 @@ pub(super) fn validate_rule(
         match Dim::parse(dim_name) {
             None => p.add(key(&format!("match.{dim_name}")), "unknown dimension"),
             Some(dim) => {
+                // A sleeping-cell rule matches the cell's inventory attributes.
                 if let Some(level) = parsed_level
                     && !level.has(dim)
+                    && !sleeping
                 {
                     p.add(
                         key(&format!("match.{dim_name}")),
@@ -149,9 +188,18 @@ pub(super) fn validate_rule(
         return None;
     }
     let ((level, level_index), window_index) = (level?, window_index?);
+    if sleeping && level != Level::parse("cell").ok()? {
+        p.add(
+            key("level"),
+            "a sleeping_cell rule watches cells: `cell` (the default) or nothing",
+        );
+        return None;
+    }
     Some(Rule {
         name: name?,
-        kpi: kpi?,
+        watched: watched?,
+        kind,
+        during_outage: during_outage?,
         level,
         level_index,
         matches,
@@ -164,4 +212,25 @@ pub(super) fn validate_rule(
         severity: severity?,
         window_index,
     })
+}
+
+/// A sleeping-cell rule has its own condition (spec 11.2): no KPI, direction or thresholds.
+fn refuse_thresholds(r: &RawRule, key: &impl Fn(&str) -> String, p: &mut Problems) {
+    let set = [
+        ("kpi", r.kpi.is_some()),
+        ("op", r.op.is_some()),
+        ("raise", r.raise.is_some()),
+        ("clear", r.clear.is_some()),
+        ("min_samples", r.min_samples.is_some()),
+        ("baseline", r.baseline.is_some()),
+    ];
+    for (field, present) in set {
+        if present {
+            p.add(
+                key(field),
+                "a sleeping_cell rule has no such key: it raises when the cell's traffic falls \
+                 to sleeping.max_share of its baseline",
+            );
+        }
+    }
 }

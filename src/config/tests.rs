@@ -164,3 +164,76 @@ fn environment_overrides_a_key() {
     unsafe { std::env::remove_var("NETKPI__WINDOWS__ALLOWED_DELAY") };
     assert_eq!(s.unwrap().allowed_delay_ms, 45_000);
 }
+
+#[test]
+fn sleeping_cell_and_baseline_keys_are_checked() {
+    let toml = r#"
+[inventory]
+path = "c.csv"
+[baseline]
+days = 0
+min_days = 9
+[sleeping]
+max_share = 1.5
+min_baseline = 0
+peer_share = -1
+[[rules]]
+name = "Sleepy"
+kind = "sleeping_cell"
+kpi = "call_attempts"
+raise = 0.5
+level = "region"
+severity = "major"
+[[rules]]
+name = "Odd"
+kind = "dozing"
+kpi = "call_attempts"
+level = "cell"
+op = "<"
+raise = 0.5
+severity = "minor"
+during_outage = "ignore"
+"#;
+    let p = problems(toml);
+    for needle in [
+        "baseline.days: 0 is out of range",
+        "baseline.min_days: 9 is out of range",
+        "sleeping.max_share: 1.5 is out of range",
+        "sleeping.min_baseline: 0 is out of range",
+        "sleeping.peer_share: -1 is out of range",
+        "rules[0].kpi: a sleeping_cell rule has no such key",
+        "rules[0].raise: a sleeping_cell rule has no such key",
+        "rules[1].kind: `dozing` is not",
+        "rules[1].during_outage: `ignore` is not",
+    ] {
+        assert!(has(&p, needle), "missing `{needle}` in {p:#?}");
+    }
+    // Level: a sleeping-cell rule watches cells.
+    let p = problems(
+        "[inventory]\npath = \"c.csv\"\n[[rules]]\nname = \"S\"\nkind = \"sleeping_cell\"\nlevel = \"region\"\nseverity = \"major\"\n",
+    );
+    assert!(
+        has(&p, "rules[0].level: a sleeping_cell rule watches cells"),
+        "{p:#?}"
+    );
+    // A valid pair: the default level, a match on an inventory attribute, a baseline rule.
+    let ok = r#"
+[inventory]
+path = "c.csv"
+[[rules]]
+name = "S"
+kind = "sleeping_cell"
+match = { technology = "NR" }
+severity = "major"
+[[rules]]
+name = "TrafficLow"
+kpi = "traffic_records"
+level = "region"
+baseline = true
+op = "<"
+raise = 0.5
+severity = "minor"
+during_outage = "suppress"
+"#;
+    assert!(problems(ok).is_empty(), "{:#?}", problems(ok));
+}

@@ -184,6 +184,10 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         }
     }
 
+    let baseline = super::baseline::validate_baseline(raw.baseline, p);
+    let sleeping = super::baseline::validate_sleeping(raw.sleeping, p);
+    let report =
+        super::report::validate_report(raw.report, raw.targets, &levels, &window_sizes_ms, p);
     let kafka = validate_kafka(raw.kafka, p);
     let http_address = Some(raw.http.address.trim().to_string()).filter(|a| !a.is_empty());
     if let Some(a) = &http_address
@@ -261,5 +265,8 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         levels,
         agg,
         rules,
+        report,
+        baseline,
+        sleeping,
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Recovery design (see `pipeline` for the offsets): a checkpoint holds everything but the
 //! call and session contributions to open windows — the watermark, each size's next window to
-//! emit, outage state, the outage counts of open windows, and the threshold machines. After a
+//! emit, outage state, the outage counts of open windows, the threshold machines and the rules'
+//! baselines (inline, or named by version when saved apart, as the merger does). After a
 //! restore, the pipeline re-reads every record from the lowest offset still feeding an open window
 //! up to the checkpoint's position through [`Engine::reingest`], which rebuilds the open windows'
 //! call and session accumulators exactly as they were: a record is re-aggregated iff its window is
@@ -12,6 +13,7 @@
 //! values, not by the engine's internal indices, which depend on arrival order.
 
 use super::Engine;
+use super::baseline::Series;
 use super::window::cell_acc;
 use crate::kpi::Acc;
 use crate::model::Event;
@@ -56,7 +58,7 @@ pub struct AlarmCheckpoint {
 }
 
 /// Everything needed to continue exactly where a run stopped, given the re-read records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineCheckpoint {
     pub watermark: Option<i64>,
     pub max_event_time: Option<i64>,
@@ -67,6 +69,35 @@ pub struct EngineCheckpoint {
     /// Merger: the shards' outages of windows they have not closed.
     #[serde(default)]
     pub shard_outages: Vec<super::shard_outages::ShardOutages>,
+    /// Baselines of sleeping-cell and baseline rules (spec 11.1), when saved inline.
+    #[serde(default)]
+    pub baselines: BaselinesCheckpoint,
+    /// When the baselines are saved apart (the merger's checkpoint records stay small): the
+    /// [`Engine::baselines_version`] of the saved baselines.
+    #[serde(default)]
+    pub baselines_at: Option<i64>,
+}
+
+/// The traffic baselines of one window size, by cell id (cells that carried traffic only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SleepCheckpoint {
+    pub size_ms: i64,
+    pub cells: Vec<(String, Series)>,
+}
+
+/// A baseline rule's baseline of one group: rule name, group values, series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueBaselineCheckpoint {
+    pub rule: String,
+    pub group: Vec<String>,
+    pub series: Series,
+}
+
+/// Every baseline, by names rather than indices.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BaselinesCheckpoint {
+    pub sleep: Vec<SleepCheckpoint>,
+    pub values: Vec<ValueBaselineCheckpoint>,
 }
 
 /// Why a checkpoint does not fit this engine.
@@ -138,6 +169,79 @@ impl Engine {
             outages: self.outages.snapshot(|c| self.cells.info(c).id.to_string()),
             alarms,
             shard_outages: self.shard_outages.values().cloned().collect(),
+            baselines: self.baselines_checkpoint(),
+            baselines_at: self.baselines.version,
+        }
+    }
+
+    /// The baselines by cell id and group values.
+    pub fn baselines_checkpoint(&self) -> BaselinesCheckpoint {
+        let b = &self.baselines;
+        let sleep = b
+            .sleep
+            .iter()
+            .map(|w| SleepCheckpoint {
+                size_ms: self.sizes.get(w.size_index).map_or(0, |s| s.size_ms),
+                cells: w
+                    .cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.started)
+                    .map(|(i, c)| (self.cells.info(i as u32).id.to_string(), c.series.clone()))
+                    .collect(),
+            })
+            .collect();
+        let mut values: Vec<ValueBaselineCheckpoint> = b
+            .values
+            .iter()
+            .filter_map(|((r, g), series)| {
+                let rule = self.thresholds.rules().get(*r as usize)?;
+                let table = self.levels.get(rule.level_index)?;
+                Some(ValueBaselineCheckpoint {
+                    rule: rule.name.clone(),
+                    group: table
+                        .group_values(*g, &self.cells)
+                        .map(|(_, v)| v.to_string())
+                        .collect(),
+                    series: series.clone(),
+                })
+            })
+            .collect();
+        values.sort_by(|a, b| (&a.rule, &a.group).cmp(&(&b.rule, &b.group)));
+        BaselinesCheckpoint { sleep, values }
+    }
+
+    /// Restores baselines saved by [`Engine::baselines_checkpoint`] (also apart from the rest).
+    pub fn restore_baselines(&mut self, cp: &BaselinesCheckpoint) {
+        for saved in &cp.sleep {
+            let Some(si) = self.sizes.iter().position(|s| s.size_ms == saved.size_ms) else {
+                continue;
+            };
+            let Some(watch) = self.baselines.sleep.iter_mut().find(|w| w.size_index == si) else {
+                continue; // No sleeping-cell rule watches this size any more.
+            };
+            for (id, series) in &saved.cells {
+                if let Some(cell) = self.cells.get(id)
+                    && let Some(c) = watch.cells.get_mut(cell as usize)
+                {
+                    c.started = true;
+                    c.series = series.clone();
+                }
+            }
+        }
+        for v in &cp.values {
+            let rules = self.thresholds.rules();
+            let Some(r) = rules.iter().position(|rule| rule.name == v.rule) else {
+                continue;
+            };
+            let Some(table) = self.levels.get(rules[r].level_index) else {
+                continue;
+            };
+            if let Some(g) = table.find(&v.group, &self.cells) {
+                self.baselines
+                    .values
+                    .insert((r as u32, g), v.series.clone());
+            }
         }
     }
 
@@ -180,6 +284,8 @@ impl Engine {
             .iter()
             .map(|s| (s.shard, s.clone()))
             .collect();
+        self.restore_baselines(&cp.baselines);
+        self.baselines.version = cp.baselines_at;
         for a in &cp.alarms {
             let Some(r) = self
                 .thresholds

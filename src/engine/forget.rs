@@ -49,6 +49,9 @@ impl Engine {
             size.remap_cells(&remap);
         }
         self.thresholds.remap_groups(on_cells, &remap);
+        let rule_on_cells: Vec<bool> = self.thresholds.rules().iter().map(on_cells).collect();
+        self.baselines
+            .remap_groups(|r| rule_on_cells.get(r).copied().unwrap_or(false), &remap);
         self.stats.unknown_cells_forgotten += count;
         let remaining = self.cells.len() - self.cells.inventory_len();
         out.cells_forgotten(count, remaining)

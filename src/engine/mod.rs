@@ -16,9 +16,13 @@
 //!
 //! The same input in the same order gives the same outputs, bit for bit.
 
+pub mod baseline;
 mod bounds;
 pub mod checkpoint;
+mod close;
+pub mod evaluate;
 mod output;
+pub mod sleeping;
 pub use output::{KpiRecord, Output};
 mod forget;
 pub mod groups;
@@ -29,11 +33,11 @@ mod window;
 
 use crate::config::Settings;
 use crate::inventory::Cell;
-use crate::kpi::{Acc, AggParams, GroupContext, Kpi};
-use crate::model::level::Dim;
+use crate::kpi::AggParams;
 use crate::model::validate::{Reason, Reject};
 use crate::model::{Event, OutageState, Stream};
-use crate::threshold::{Observation, Thresholds};
+use crate::threshold::Thresholds;
+use evaluate::Baselines;
 use groups::{CellTable, LevelTable};
 use outage::{DownEffect, OutageTracker};
 use window::{SizeState, cell_acc};
@@ -104,11 +108,22 @@ pub struct Engine {
     next_forget_sweep: i64,
     /// Merger: each shard's outages of the windows it has not closed.
     shard_outages: std::collections::BTreeMap<i32, shard_outages::ShardOutages>,
+    /// Merger: `(cell, outage id)` of the open windows (size index, start), from partials.
+    partial_outage_ids: std::collections::BTreeMap<(usize, i64), outage::CellOutageIds>,
+    /// Baselines of sleeping-cell and baseline rules.
+    baselines: Baselines,
 }
 
 impl Engine {
     /// An engine for validated settings and a loaded inventory.
     pub fn new(settings: &Settings, inventory: &[Cell]) -> Self {
+        Engine::build(settings, inventory, false)
+    }
+
+    /// An engine; in shard mode without rules (and so without baselines): they are the
+    /// merger's.
+    fn build(settings: &Settings, inventory: &[Cell], shard: bool) -> Self {
+        let rules: &[crate::threshold::rule::Rule] = if shard { &[] } else { &settings.rules };
         let cells = CellTable::new(inventory);
         let mut levels: Vec<LevelTable> = settings
             .levels
@@ -139,7 +154,21 @@ impl Engine {
                 (i, source)
             })
             .collect();
+        let timezone = settings
+            .report
+            .as_ref()
+            .and_then(|r| jiff::tz::TimeZone::get(&r.timezone).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let baselines = Baselines::new(
+            rules,
+            &cells,
+            settings.baseline,
+            settings.sleeping,
+            timezone,
+        );
         Engine {
+            baselines,
+            partial_outage_ids: std::collections::BTreeMap::new(),
             agg: settings.agg.clone(),
             allowed_delay_ms: settings.allowed_delay_ms,
             cells,
@@ -151,7 +180,7 @@ impl Engine {
                 .map(|&w| SizeState::new(w))
                 .collect(),
             outages: OutageTracker::default(),
-            thresholds: Thresholds::new(settings.rules.clone()),
+            thresholds: Thresholds::new(rules.to_vec()),
             watermark: None,
             max_event_time: None,
             max_aggregated: None,
@@ -160,7 +189,7 @@ impl Engine {
                 skipped_windows: vec![0; settings.window_sizes_ms.len()],
                 ..EngineStats::default()
             },
-            shard: false,
+            shard,
             not_before: settings.not_before_ms,
             not_after: None,
             max_future_ms: settings.max_future_ms,
@@ -176,10 +205,7 @@ impl Engine {
     /// each closed window's per-cell accumulators to [`Output::partial`] for a merger
     /// ([`Engine::ingest_partial`]) instead of rolling up and evaluating thresholds.
     pub fn new_shard(settings: &Settings, inventory: &[Cell]) -> Self {
-        Engine {
-            shard: true,
-            ..Engine::new(settings, inventory)
-        }
+        Engine::build(settings, inventory, true)
     }
 
     /// The current watermark.
@@ -197,9 +223,44 @@ impl Engine {
         &self.stats
     }
 
+    /// End of the last window that changed a baseline (`None`: none yet): what a checkpoint
+    /// that leaves the baselines out names them by.
+    pub fn baselines_version(&self) -> Option<i64> {
+        self.baselines.version
+    }
+
+    /// Bytes held by the baselines of sleeping-cell and baseline rules.
+    pub fn baseline_bytes(&self) -> usize {
+        self.baselines.bytes()
+    }
+
     /// Number of (rule, group) alarms firing.
     pub fn alarms_firing(&self) -> usize {
         self.thresholds.firing()
+    }
+
+    /// Every firing alarm with its group (restored ones of groups not seen yet left out).
+    pub fn firing_alarms(&self) -> Vec<crate::telemetry::alarms::FiringAlarm> {
+        let rules = self.thresholds.rules();
+        self.thresholds
+            .states()
+            .filter_map(|(r, g, state)| {
+                let rule = rules.get(r)?;
+                let table = self.levels.get(rule.level_index)?;
+                Some(crate::telemetry::alarms::FiringAlarm {
+                    breach_id: state.firing.clone()?,
+                    rule: rule.name.clone(),
+                    severity: rule.severity.as_str(),
+                    kpi: rule.watched.name(),
+                    level: table.name.clone(),
+                    group: table
+                        .group_values(g, &self.cells)
+                        .map(|(d, v)| (d, v.to_string()))
+                        .collect(),
+                    since: state.since,
+                })
+            })
+            .collect()
     }
 
     /// Alarms firing per rule.
@@ -353,164 +414,6 @@ impl Engine {
             return Ok(());
         };
         self.close_through(|size, end| end - size <= max, out)
-    }
-
-    /// Closes, in order of window end then size, every window whose (size, end) `closable` allows.
-    fn close_through<O: Output>(
-        &mut self,
-        closable: impl Fn(i64, i64) -> bool,
-        out: &mut O,
-    ) -> Result<(), O::Error> {
-        loop {
-            let next = self
-                .sizes
-                .iter()
-                .enumerate()
-                .filter_map(|(si, s)| s.next_end().map(|end| (end, si, s.size_ms)))
-                .filter(|&(end, _, size)| closable(size, end))
-                .min();
-            let Some((_, si, _)) = next else { break };
-            let horizon = self
-                .watermark
-                .map_or(i64::MAX, |wm| self.sizes[si].start_of(wm));
-            if let Some((from, to)) = self.sizes[si].skip_gap(self.max_gap_ms, horizon) {
-                let size_ms = self.sizes[si].size_ms;
-                self.stats.skipped_windows[si] += u64::try_from((to - from) / size_ms).unwrap_or(0);
-                out.windows_skipped(size_ms, from, to)?;
-                continue;
-            }
-            let (start, accs) = self.sizes[si].pop_front();
-            self.close_window(si, start, accs, out)?;
-        }
-        self.forget_silent_unknown_cells(out)?;
-        let prune = self
-            .sizes
-            .iter()
-            .filter_map(|s| s.lowest_open_start(self.watermark))
-            .min();
-        if let Some(t) = prune {
-            self.outages.prune_before(t, self.restored_retention_ms);
-        }
-        Ok(())
-    }
-
-    fn close_window<O: Output>(
-        &mut self,
-        si: usize,
-        start: i64,
-        mut cell_accs: Vec<Acc>,
-        out: &mut O,
-    ) -> Result<(), O::Error> {
-        let window_ms = self.sizes[si].size_ms;
-        let end = start + window_ms;
-        let ncells = self.cells.len();
-        let unclosed = if self.shard_outages.is_empty() {
-            Vec::new()
-        } else {
-            self.unclosed_shard_outage_ms(si, start, end)
-        };
-        for (cell, ms) in self
-            .outages
-            .outage_ms(start, end)
-            .into_iter()
-            .chain(unclosed)
-        {
-            let idx = cell as usize;
-            if cell_accs.len() <= idx {
-                cell_accs.resize_with(ncells.max(idx + 1), Acc::default);
-            }
-            if let Some(acc) = cell_accs.get_mut(idx) {
-                acc.outage_ms = acc.outage_ms.max(ms);
-            }
-        }
-        if self.shard {
-            self.stats.windows_emitted += 1;
-            return match self.partial_of(window_ms, start, cell_accs) {
-                Some(p) => out.partial(&p),
-                None => Ok(()),
-            };
-        }
-        let mut level_accs: Vec<Vec<Acc>> = (0..self.levels.len()).map(|_| Vec::new()).collect();
-        for &(li, source) in &self.rollup {
-            let table = &self.levels[li];
-            let mut accs = vec![Acc::default(); table.len()];
-            let (src_accs, src_table) = match source {
-                None => (&cell_accs, None),
-                Some(s) => (&level_accs[s], Some(&self.levels[s])),
-            };
-            for (g, acc) in src_accs.iter().enumerate() {
-                if acc.records == 0 && acc.outage_ms == 0 {
-                    continue;
-                }
-                let cell = src_table.map_or(g as u32, |t| t.rep_cell(g as u32));
-                accs[table.group_of(cell) as usize].merge(acc);
-            }
-            level_accs[li] = accs;
-        }
-        for table in &mut self.levels {
-            table.refresh_order(&self.cells);
-        }
-        let empty = Acc::default();
-        let mut group: Vec<(Dim, &str)> = Vec::with_capacity(5);
-        let rules: Vec<(usize, usize)> = self
-            .thresholds
-            .rules()
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.window_index == si)
-            .map(|(ri, r)| (ri, r.level_index))
-            .collect();
-        for (li, table) in self.levels.iter().enumerate() {
-            let accs = if table.per_cell {
-                &cell_accs
-            } else {
-                &level_accs[li]
-            };
-            for &g in table.order() {
-                let acc = accs.get(g as usize).unwrap_or(&empty);
-                let inventory_cells = table.inventory_cells(g);
-                if inventory_cells == 0 && acc.records == 0 {
-                    continue;
-                }
-                let ctx = GroupContext {
-                    window_ms,
-                    inventory_cells,
-                };
-                group.clear();
-                group.extend(table.group_values(g, &self.cells));
-                let record = KpiRecord {
-                    window_start: start,
-                    window_end: end,
-                    level: &table.name,
-                    group: &group,
-                    values: Kpi::ALL.map(|k| k.value(acc, ctx)),
-                    acc: Some(acc),
-                    inventory_cells,
-                };
-                out.kpi(&record)?;
-                self.stats.kpi_records += 1;
-                for &(ri, _) in rules.iter().filter(|(_, rl)| *rl == li) {
-                    if !self.thresholds.matches(ri, &group) {
-                        continue;
-                    }
-                    let kpi = self.thresholds.rules()[ri].kpi;
-                    let obs = Observation {
-                        value: record.values[kpi as usize].as_f64(),
-                        samples: kpi.samples(acc, ctx),
-                        window_start: start,
-                        window_end: end,
-                        level: &table.name,
-                        group: &group,
-                    };
-                    if let Some(event) = self.thresholds.observe(ri, g, obs) {
-                        out.breach(&event)?;
-                        self.stats.breach_events += 1;
-                    }
-                }
-            }
-        }
-        self.stats.windows_emitted += 1;
-        out.window_closed(start, end)
     }
 }
 

@@ -16,8 +16,72 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-/// Closed intervals `(cell, start, end)`.
-pub type Intervals<C> = Vec<(C, i64, i64)>;
+/// Closed intervals `(cell, start, end, outage id)`.
+pub type Intervals<C> = Vec<(C, i64, i64, String)>;
+
+/// `(cell, outage id)` pairs: which outages were open on which cells in a window.
+pub type CellOutageIds = Vec<(u32, Box<str>)>;
+
+/// What the outages of a window come to: outage milliseconds per cell (the union of its
+/// intervals inside the window; cells with none left out) and which outages were open in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowOutages {
+    /// `(cell, ms)`, sorted by cell.
+    pub ms: Vec<(u32, u64)>,
+    /// `(cell, outage id)`, sorted, each once.
+    pub ids: CellOutageIds,
+}
+
+impl WindowOutages {
+    /// From intervals `(cell, start, end, outage id)` (an empty id: one saved before ids were
+    /// kept), clipped to `[start, end)`.
+    pub fn of<'a>(
+        start: i64,
+        end: i64,
+        intervals: impl Iterator<Item = (u32, i64, i64, &'a str)>,
+    ) -> WindowOutages {
+        let mut per_cell: FxHashMap<u32, Vec<(i64, i64)>> = FxHashMap::default();
+        let mut ids = CellOutageIds::new();
+        for (cell, a, b, id) in intervals {
+            let (a, b) = (a.max(start), b.min(end));
+            if a < b {
+                per_cell.entry(cell).or_default().push((a, b));
+                if !id.is_empty() {
+                    ids.push((cell, id.into()));
+                }
+            }
+        }
+        let mut ms: Vec<(u32, u64)> = per_cell
+            .into_iter()
+            .map(|(cell, ivs)| (cell, union_len(ivs)))
+            .filter(|(_, ms)| *ms > 0)
+            .collect();
+        ms.sort_unstable();
+        ids.sort_unstable();
+        ids.dedup();
+        WindowOutages { ms, ids }
+    }
+
+    /// Adds another source's outages of the same window (a cell in both keeps the longer time).
+    pub fn merge(&mut self, other: WindowOutages) {
+        for (cell, ms) in other.ms {
+            match self.ms.binary_search_by_key(&cell, |(c, _)| *c) {
+                Ok(i) => {
+                    if let Some((_, mine)) = self.ms.get_mut(i) {
+                        *mine = (*mine).max(ms);
+                    }
+                }
+                Err(i) => self.ms.insert(i, (cell, ms)),
+            }
+        }
+        self.ids.extend(other.ids);
+        self.ids.sort_unstable();
+        self.ids.dedup();
+    }
+}
+
+/// Open outages `(cell, DOWN time, outage id)`.
+pub type OpenOutages<C> = Vec<(C, i64, String)>;
 
 /// The tracker's state with cells by id, for a checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +99,9 @@ pub struct OutageSnapshot {
     pub forgotten_until: Option<i64>,
     /// (cell_id, start, end), sorted.
     pub closed: Vec<(String, i64, i64)>,
+    /// The outage id of each of `closed` (empty in a checkpoint written before ids were kept).
+    #[serde(default)]
+    pub closed_ids: Vec<String>,
 }
 
 /// Open outages, restored ids and closed intervals.
@@ -46,8 +113,8 @@ pub struct OutageTracker {
     restored: FxHashMap<Box<str>, i64>,
     /// Newest `RESTORED` time among restored ids already forgotten.
     forgotten_until: Option<i64>,
-    /// Closed intervals per cell.
-    closed: FxHashMap<u32, Vec<(i64, i64)>>,
+    /// Closed intervals per cell, with their outage id.
+    closed: FxHashMap<u32, Vec<(i64, i64, Box<str>)>>,
 }
 
 /// What a `DOWN` record did.
@@ -87,36 +154,25 @@ impl OutageTracker {
             }
         }
         if t > started_at {
-            self.closed.entry(cell).or_default().push((started_at, t));
+            self.closed
+                .entry(cell)
+                .or_default()
+                .push((started_at, t, id.into()));
         }
     }
 
-    /// Outage milliseconds inside `[start, end)` for every cell that has any.
-    pub fn outage_ms(&self, start: i64, end: i64) -> Vec<(u32, u64)> {
-        let mut per_cell: FxHashMap<u32, Vec<(i64, i64)>> = FxHashMap::default();
-        let clip = |(a, b): (i64, i64)| {
-            let (a, b) = (a.max(start), b.min(end));
-            (a < b).then_some((a, b))
-        };
-        for (&cell, intervals) in &self.closed {
-            for &iv in intervals {
-                if let Some(c) = clip(iv) {
-                    per_cell.entry(cell).or_default().push(c);
-                }
-            }
-        }
-        for &(cell, down_at) in self.open.values() {
-            if let Some(c) = clip((down_at, end)) {
-                per_cell.entry(cell).or_default().push(c);
-            }
-        }
-        let mut out: Vec<(u32, u64)> = per_cell
-            .into_iter()
-            .map(|(cell, ivs)| (cell, union_len(ivs)))
-            .filter(|(_, ms)| *ms > 0)
-            .collect();
-        out.sort_unstable();
-        out
+    /// Outage time and outage ids of the window `[start, end)`: every closed interval and every
+    /// open outage (up to the window's end) that lies in it.
+    pub fn in_window(&self, start: i64, end: i64) -> WindowOutages {
+        let closed = self
+            .closed
+            .iter()
+            .flat_map(|(&cell, ivs)| ivs.iter().map(move |(a, b, id)| (cell, *a, *b, &**id)));
+        let open = self
+            .open
+            .iter()
+            .map(|(id, (cell, down))| (*cell, *down, end, &**id));
+        WindowOutages::of(start, end, closed.chain(open))
     }
 
     /// Forgets closed intervals that end at or before `t` (no open window can contain them: `t`
@@ -124,7 +180,7 @@ impl OutageTracker {
     /// `retention_ms` before `t`.
     pub fn prune_before(&mut self, t: i64, retention_ms: i64) {
         self.closed.retain(|_, ivs| {
-            ivs.retain(|&(_, end)| end > t);
+            ivs.retain(|(_, end, _)| *end > t);
             !ivs.is_empty()
         });
         let mut forgotten = self.forgotten_until;
@@ -143,14 +199,21 @@ impl OutageTracker {
         self.restored.len()
     }
 
-    /// Open outages `(cell, DOWN time)` and closed intervals `(cell, start, end)`, cells named
-    /// with `cell_id`, sorted (what a shard reports to the merger; no restored ids).
-    pub fn intervals<C: Ord>(&self, cell_id: impl Fn(u32) -> C) -> (Vec<(C, i64)>, Intervals<C>) {
-        let mut open: Vec<_> = self.open.values().map(|(c, t)| (cell_id(*c), *t)).collect();
+    /// Open outages `(cell, DOWN time, id)` and closed intervals `(cell, start, end, id)`,
+    /// cells named with `cell_id`, sorted (what a shard reports to the merger; no restored ids).
+    pub fn intervals<C: Ord>(&self, cell_id: impl Fn(u32) -> C) -> (OpenOutages<C>, Intervals<C>) {
+        let mut open: Vec<_> = self
+            .open
+            .iter()
+            .map(|(id, (c, t))| (cell_id(*c), *t, id.to_string()))
+            .collect();
         let mut closed: Vec<_> = self
             .closed
             .iter()
-            .flat_map(|(c, ivs)| ivs.iter().map(|(a, b)| (cell_id(*c), *a, *b)))
+            .flat_map(|(c, ivs)| {
+                ivs.iter()
+                    .map(|(a, b, id)| (cell_id(*c), *a, *b, id.to_string()))
+            })
             .collect();
         open.sort();
         closed.sort();
@@ -169,20 +232,20 @@ impl OutageTracker {
             .iter()
             .map(|(id, at)| (id.to_string(), *at))
             .collect();
-        let mut closed: Vec<_> = self
-            .closed
-            .iter()
-            .flat_map(|(c, ivs)| ivs.iter().map(|(a, b)| (cell_id(*c), *a, *b)))
-            .collect();
+        let (_, intervals) = self.intervals(&cell_id);
+        let (closed, closed_ids) = intervals
+            .into_iter()
+            .map(|(c, a, b, id)| ((c, a, b), id))
+            .unzip();
         open.sort();
         restored_at.sort();
-        closed.sort();
         OutageSnapshot {
             open,
             restored: Vec::new(),
             restored_at,
             forgotten_until: self.forgotten_until,
             closed,
+            closed_ids,
         }
     }
 
@@ -203,9 +266,10 @@ impl OutageTracker {
             .chain(legacy)
             .collect();
         self.forgotten_until = s.forgotten_until;
-        for (cell, a, b) in &s.closed {
+        for (i, (cell, a, b)) in s.closed.iter().enumerate() {
             if let Some(c) = cell_index(cell) {
-                self.closed.entry(c).or_default().push((*a, *b));
+                let id = s.closed_ids.get(i).map_or("", String::as_str);
+                self.closed.entry(c).or_default().push((*a, *b, id.into()));
             }
         }
     }
@@ -253,13 +317,13 @@ mod tests {
         let mut t = OutageTracker::default();
         assert_eq!(t.down("o1", 3, 1_000, false), DownEffect::Opened);
         assert_eq!(t.down("o1", 3, 1_500, false), DownEffect::Ignored);
-        assert_eq!(t.outage_ms(0, 5_000), vec![(3, 4_000)]);
-        assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 5_000)]);
+        assert_eq!(t.in_window(0, 5_000).ms, vec![(3, 4_000)]);
+        assert_eq!(t.in_window(5_000, 10_000).ms, vec![(3, 5_000)]);
         t.restored("o1", 3, 1_000, 7_000);
-        assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 2_000)]);
+        assert_eq!(t.in_window(5_000, 10_000).ms, vec![(3, 2_000)]);
         assert_eq!(t.open_count(), 0);
         assert_eq!(t.down("o1", 3, 8_000, false), DownEffect::AfterRestore);
-        assert_eq!(t.outage_ms(5_000, 10_000), vec![(3, 2_000)]);
+        assert_eq!(t.in_window(5_000, 10_000).ms, vec![(3, 2_000)]);
     }
 
     #[test]
@@ -269,10 +333,10 @@ mod tests {
         t.restored("b", 1, 2_000, 6_000);
         t.down("c", 1, 5_000, false);
         t.restored("d", 2, 0, 1_000);
-        assert_eq!(t.outage_ms(0, 10_000), vec![(1, 10_000), (2, 1_000)]);
+        assert_eq!(t.in_window(0, 10_000).ms, vec![(1, 10_000), (2, 1_000)]);
         t.prune_before(5_000, 0);
         // `a` is gone; `b` [2s, 6s) and the open `c` [5s, 10s) remain.
-        assert_eq!(t.outage_ms(0, 10_000), vec![(1, 8_000)]);
+        assert_eq!(t.in_window(0, 10_000).ms, vec![(1, 8_000)]);
         // `a` was restored at 4 s: forgotten; `b` (6 s) and `d` (1 s → forgotten) too.
         assert_eq!(t.restored_count(), 1);
     }

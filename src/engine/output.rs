@@ -2,7 +2,7 @@
 //! records, breach events, partials of shard engines, and the events of closing windows).
 
 use super::partial;
-use crate::kpi::{Acc, KPI_COUNT, KpiValue};
+use crate::kpi::{Acc, KPI_COUNT, KpiValue, POOLING_COUNT};
 use crate::model::level::Dim;
 use crate::threshold::BreachEvent;
 
@@ -15,6 +15,8 @@ pub struct KpiRecord<'a> {
     pub group: &'a [(Dim, &'a str)],
     /// Values in [`Kpi::ALL`] order.
     pub values: [KpiValue; KPI_COUNT],
+    /// Samples counts for pooling, in [`crate::kpi::POOLING_SAMPLES`] order.
+    pub pooling_samples: [u64; POOLING_COUNT],
     /// The accumulator behind the values (numerators and denominators), when the engine made
     /// the record; `None` for a record read back from a topic.
     pub acc: Option<&'a Acc>,

@@ -18,6 +18,10 @@ pub struct Partial {
     pub size_ms: i64,
     pub start: i64,
     pub cells: Vec<(String, Acc)>,
+    /// `(cell_id, outage id)` of the outages open in the window on the shard's cells (spec
+    /// 11.4); carried by the first part of a partial cut into parts.
+    #[serde(default)]
+    pub outage_ids: Vec<(String, String)>,
 }
 
 /// A partial the merger cannot use.
@@ -57,6 +61,14 @@ impl Engine {
         for (&cell, (_, acc)) in cells.iter().zip(&p.cells) {
             cell_acc(window, cell, ncells).merge(acc);
         }
+        if !p.outage_ids.is_empty() {
+            let ids = self.partial_outage_ids.entry((si, p.start)).or_default();
+            for (cell, id) in &p.outage_ids {
+                if let Some(idx) = self.cells.get(cell) {
+                    ids.push((idx, id.as_str().into()));
+                }
+            }
+        }
         self.max_aggregated = Some(self.max_aggregated.map_or(p.start, |m| m.max(p.start)));
         Ok(())
     }
@@ -67,6 +79,7 @@ impl Engine {
         size_ms: i64,
         start: i64,
         cell_accs: Vec<Acc>,
+        outage_ids: &[(u32, Box<str>)],
     ) -> Option<Partial> {
         let cells: Vec<(String, Acc)> = cell_accs
             .into_iter()
@@ -74,10 +87,15 @@ impl Engine {
             .filter(|(_, a)| a.records > 0 || a.outage_ms > 0)
             .map(|(c, a)| (self.cells.info(c as u32).id.to_string(), a))
             .collect();
+        let outage_ids = outage_ids
+            .iter()
+            .map(|(c, id)| (self.cells.info(*c).id.to_string(), id.to_string()))
+            .collect();
         (!cells.is_empty()).then_some(Partial {
             size_ms,
             start,
             cells,
+            outage_ids,
         })
     }
 }

@@ -8,6 +8,7 @@
 //! partial of a window the shard had closed for a copy. Checkpointed with the merger's engine.
 
 use super::Engine;
+use super::outage::WindowOutages;
 use serde::{Deserialize, Serialize};
 
 /// What a shard knows of outages for the windows it has not closed yet.
@@ -20,6 +21,12 @@ pub struct ShardOutages {
     pub open: Vec<(String, i64)>,
     /// Closed outage intervals such windows may hold: (cell_id, start, end).
     pub closed: Vec<(String, i64, i64)>,
+    /// The outage id of each of `open` (spec 11.4).
+    #[serde(default)]
+    pub open_ids: Vec<String>,
+    /// The outage id of each of `closed`.
+    #[serde(default)]
+    pub closed_ids: Vec<String>,
 }
 
 impl Engine {
@@ -28,11 +35,18 @@ impl Engine {
         let (open, closed) = self
             .outages
             .intervals(|c| self.cells.info(c).id.to_string());
+        let (open, open_ids) = open.into_iter().map(|(c, t, id)| ((c, t), id)).unzip();
+        let (closed, closed_ids) = closed
+            .into_iter()
+            .map(|(c, a, b, id)| ((c, a, b), id))
+            .unzip();
         ShardOutages {
             shard,
             fronts: self.fronts(),
             open,
             closed,
+            open_ids,
+            closed_ids,
         }
     }
 
@@ -60,44 +74,34 @@ impl Engine {
             .is_some_and(|front| front > start)
     }
 
-    /// Merger: outage milliseconds in `[start, end)` (window size `si`) of the cells of shards
-    /// that have not closed that window, per cell index.
-    pub(super) fn unclosed_shard_outage_ms(
-        &self,
-        si: usize,
-        start: i64,
-        end: i64,
-    ) -> Vec<(u32, u64)> {
-        let mut per_cell: std::collections::BTreeMap<u32, Vec<(i64, i64)>> = Default::default();
-        for s in self.shard_outages.values() {
-            let closed_it = s
-                .fronts
+    /// Merger: the outages in `[start, end)` (window size `si`) of the cells of shards that
+    /// have not closed that window.
+    pub(super) fn unclosed_shard_outages(&self, si: usize, start: i64, end: i64) -> WindowOutages {
+        let unclosed = self.shard_outages.values().filter(|s| {
+            s.fronts
                 .get(si)
                 .copied()
                 .flatten()
-                .is_some_and(|front| front > start);
-            if closed_it {
-                continue;
-            }
-            let intervals = s
+                .is_none_or(|front| front <= start)
+        });
+        let intervals = unclosed.flat_map(|s| {
+            let open = s
                 .open
                 .iter()
-                .map(|(cell, down)| (cell, *down, end))
-                .chain(s.closed.iter().map(|(cell, a, b)| (cell, *a, *b)));
-            for (cell, a, b) in intervals {
-                let (a, b) = (a.max(start), b.min(end));
-                if a < b
-                    && let Some(idx) = self.cells.get(cell)
-                {
-                    per_cell.entry(idx).or_default().push((a, b));
-                }
-            }
-        }
-        per_cell
-            .into_iter()
-            .map(|(cell, ivs)| (cell, super::outage::union_len(ivs)))
-            .filter(|(_, ms)| *ms > 0)
-            .collect()
+                .enumerate()
+                .map(move |(i, (cell, down))| (cell, *down, end, s.open_ids.get(i)));
+            let closed = s
+                .closed
+                .iter()
+                .enumerate()
+                .map(move |(i, (cell, a, b))| (cell, *a, *b, s.closed_ids.get(i)));
+            open.chain(closed)
+        });
+        let known = intervals.filter_map(|(cell, a, b, id)| {
+            let idx = self.cells.get(cell)?;
+            Some((idx, a, b, id.map_or("", String::as_str)))
+        });
+        WindowOutages::of(start, end, known)
     }
 }
 

@@ -3,7 +3,8 @@
 use super::*;
 use crate::config::from_toml_str;
 use crate::inventory;
-use crate::kpi::{KPI_COUNT, KpiValue};
+use crate::kpi::{KPI_COUNT, Kpi, KpiValue};
+use crate::model::level::Dim;
 use crate::model::{CallOutcome, CallRecord, Outage};
 use crate::threshold::BreachEvent;
 use crate::threshold::BreachState;

@@ -48,7 +48,29 @@ pub type QuietConsumer = BaseConsumer<QuietContext>;
 pub struct KafkaOpError {
     pub doing: String,
     #[source]
-    pub source: KafkaError,
+    pub source: KafkaCause,
+}
+
+/// What made a Kafka operation fail: the client's error, no answer in time, or a local step
+/// (encoding a record, starting a runtime) before the client was involved.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaCause {
+    #[error(transparent)]
+    Client(#[from] KafkaError),
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("{0}")]
+    Local(String),
+}
+
+impl KafkaCause {
+    /// The client's error, when the client failed.
+    pub fn client(&self) -> Option<&KafkaError> {
+        match self {
+            KafkaCause::Client(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for KafkaOpError {
@@ -126,7 +148,7 @@ pub fn check_properties(k: &KafkaSettings) -> Vec<PropertyProblem> {
 pub fn ctx<T>(r: Result<T, KafkaError>, doing: impl FnOnce() -> String) -> Result<T, KafkaOpError> {
     r.map_err(|source| KafkaOpError {
         doing: doing(),
-        source,
+        source: source.into(),
     })
 }
 
@@ -209,8 +231,8 @@ pub fn ensure_topics(
         .enable_all()
         .build()
         .map_err(|e| KafkaOpError {
-            doing: format!("starting a runtime for topic creation: {e}"),
-            source: KafkaError::Canceled,
+            doing: "starting a runtime for topic creation".into(),
+            source: KafkaCause::Local(e.to_string()),
         })?;
     let results = ctx(
         runtime.block_on(admin.create_topics(&new, &AdminOptions::new())),
@@ -222,7 +244,7 @@ pub fn ensure_topics(
         {
             return Err(KafkaOpError {
                 doing: format!("creating topic {topic}"),
-                source: KafkaError::AdminOp(code),
+                source: KafkaError::AdminOp(code).into(),
             });
         }
     }
@@ -274,6 +296,19 @@ pub struct TopicRecord {
 /// Reads every message of `topic` (all partitions, from the beginning to the current end), in
 /// the order they arrive (within a partition, offset order).
 pub fn read_all(k: &KafkaSettings, topic: &str) -> Result<Vec<TopicRecord>, KafkaOpError> {
+    let mut out = Vec::new();
+    read_each(k, topic, &mut |r| out.push(r))?;
+    Ok(out)
+}
+
+/// Calls `f` with every message of `topic` (all partitions, from the beginning to the end it had
+/// when reading started), holding one message at a time. Fails if a minute passes with no
+/// message and no partition reaching its end.
+pub fn read_each(
+    k: &KafkaSettings,
+    topic: &str,
+    f: &mut dyn FnMut(TopicRecord),
+) -> Result<(), KafkaOpError> {
     let consumer = topic_reader(k)?;
     let parts = partitions_of(&consumer, topic)?;
     let mut tpl = TopicPartitionList::new();
@@ -284,14 +319,13 @@ pub fn read_all(k: &KafkaSettings, topic: &str) -> Result<Vec<TopicRecord>, Kafk
         )?;
     }
     ctx(consumer.assign(&tpl), || format!("assigning {topic}"))?;
-    let mut out = Vec::new();
     let mut at_end = std::collections::BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut deadline = Instant::now() + Duration::from_secs(60);
     while at_end.len() < parts.len() {
         if Instant::now() > deadline {
             return Err(KafkaOpError {
-                doing: format!("reading {topic} to its end (timed out)"),
-                source: KafkaError::Canceled,
+                doing: format!("reading {topic} to its end"),
+                source: KafkaCause::TimedOut(Duration::from_secs(60)),
             });
         }
         match consumer.poll(Duration::from_millis(200)) {
@@ -302,10 +336,11 @@ pub fn read_all(k: &KafkaSettings, topic: &str) -> Result<Vec<TopicRecord>, Kafk
             Some(Err(e)) => {
                 return Err(KafkaOpError {
                     doing: format!("reading {topic}"),
-                    source: e,
+                    source: e.into(),
                 });
             }
             Some(Ok(m)) => {
+                deadline = Instant::now() + Duration::from_secs(60);
                 let headers = m
                     .headers()
                     .map(|hs| {
@@ -314,7 +349,7 @@ pub fn read_all(k: &KafkaSettings, topic: &str) -> Result<Vec<TopicRecord>, Kafk
                             .collect()
                     })
                     .unwrap_or_default();
-                out.push(TopicRecord {
+                f(TopicRecord {
                     partition: m.partition(),
                     offset: m.offset(),
                     key: m.key().unwrap_or_default().to_vec(),
@@ -324,5 +359,5 @@ pub fn read_all(k: &KafkaSettings, topic: &str) -> Result<Vec<TopicRecord>, Kafk
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -125,6 +125,9 @@ impl OutputEncoder {
                 (_, KpiValue::Real(None)) => o.long(0),
             }
         }
+        for n in r.pooling_samples {
+            o.long(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         Ok(o.0)
     }
 
@@ -148,6 +151,13 @@ impl OutputEncoder {
         o.double(e.threshold);
         o.long(e.window_start);
         o.long(e.window_end);
+        if !e.outages.is_empty() {
+            o.long(i64::try_from(e.outages.len()).unwrap_or(i64::MAX));
+            for id in &e.outages {
+                o.string(id);
+            }
+        }
+        o.long(0);
         Ok(o.0)
     }
 }
@@ -237,6 +247,7 @@ mod tests {
                 };
                 k.value(&crate::kpi::Acc::default(), ctx)
             }),
+            pooling_samples: [1, 2, 3, 4],
             acc: None,
             inventory_cells: 2,
         };
@@ -261,6 +272,7 @@ mod tests {
             threshold: 0.25,
             window_start: 1,
             window_end: 2,
+            outages: vec!["o-1".into(), "o-2".into()],
         };
         let bytes = enc.breach(&event).unwrap();
         let reader = GenericDatumReader::builder(crate::schemas::breach_schema())
@@ -272,6 +284,13 @@ mod tests {
         assert_eq!(fields[3].1, Value::Enum(2, "minor".into()));
         assert_eq!(fields[4].1, Value::Enum(1, "CLEARED".into()));
         assert!(matches!(&fields[6].1, Value::Map(m) if m.len() == 2));
+        assert_eq!(
+            fields[11].1,
+            Value::Array(vec![
+                Value::String("o-1".into()),
+                Value::String("o-2".into())
+            ])
+        );
         assert_eq!(fields[8].1, Value::Double(0.25));
         assert_eq!(kpi_key(&r), "region|region=North|0-300000");
     }

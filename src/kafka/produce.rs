@@ -2,7 +2,7 @@
 //! cell id (so a cell's records stay in order in one partition of each topic, and the three topics
 //! are co-partitioned); bad records go to the calls topic as they are.
 
-use super::client::{KafkaOpError, TopicRole, base_config, ctx, ensure_topics};
+use super::client::{KafkaCause, KafkaOpError, TopicRole, base_config, ctx, ensure_topics};
 use crate::config::KafkaSettings;
 use crate::model::Stream;
 use crate::schemas::{event_value, input_schema};
@@ -34,8 +34,8 @@ pub fn produce_traffic(
         .map(|s| GenericDatumWriter::builder(input_schema(s)).build())
         .collect::<Result<_, _>>()
         .map_err(|e| KafkaOpError {
-            doing: format!("building Avro writers: {e}"),
-            source: KafkaError::Canceled,
+            doing: "building Avro writers".into(),
+            source: KafkaCause::Local(e.to_string()),
         })?;
     let mut n = 0u64;
     let started = Instant::now();
@@ -51,8 +51,8 @@ pub fn produce_traffic(
                 let bytes = writers[si]
                     .write_value_to_vec(event_value(ev))
                     .map_err(|e| KafkaOpError {
-                        doing: format!("encoding a record: {e}"),
-                        source: KafkaError::Canceled,
+                        doing: "encoding a record".into(),
+                        source: KafkaCause::Local(e.to_string()),
                     })?;
                 (&k.input_topics[si], ev.cell_id().to_string(), bytes)
             }
@@ -75,7 +75,7 @@ pub fn produce_traffic(
                 Err((e, _)) => {
                     return Err(KafkaOpError {
                         doing: format!("producing to {topic}"),
-                        source: e,
+                        source: e.into(),
                     });
                 }
             }

@@ -42,6 +42,14 @@ enum Writer {
     Incompatible(String),
 }
 
+/// What the registry answered for a schema id.
+enum Fetched {
+    Avro(String),
+    /// A schema of another type (PROTOBUF, JSON).
+    OtherType(String),
+    Missing,
+}
+
 /// A cached Confluent schema-registry client.
 pub struct Registry {
     url: String,
@@ -72,7 +80,7 @@ impl Registry {
     }
 
     /// Fetches the schema text of `id`: `Ok(None)` when the registry does not know it.
-    fn fetch(&self, id: u32) -> Result<Option<String>, RegistryUnavailable> {
+    fn fetch(&self, id: u32) -> Result<Fetched, RegistryUnavailable> {
         let unavailable = |message: String| RegistryUnavailable {
             url: self.url.clone(),
             id,
@@ -103,12 +111,12 @@ impl Registry {
                 200 => {
                     let parsed: SchemaResponse = serde_json::from_str(&body)
                         .map_err(|e| unavailable(format!("unexpected answer: {e}")))?;
-                    if parsed.schema_type.as_deref().is_some_and(|t| t != "AVRO") {
-                        return Ok(Some(String::new()));
-                    }
-                    return Ok(Some(parsed.schema));
+                    return Ok(match parsed.schema_type {
+                        Some(t) if t != "AVRO" => Fetched::OtherType(t),
+                        _ => Fetched::Avro(parsed.schema),
+                    });
                 }
-                404 => return Ok(None),
+                404 => return Ok(Fetched::Missing),
                 s if s >= 500 => last = format!("HTTP {s}: {body}"),
                 s => return Err(unavailable(format!("HTTP {s}: {body}"))),
             }
@@ -119,8 +127,14 @@ impl Registry {
     fn writer(&mut self, id: u32, stream: Stream) -> Result<Option<&Writer>, RegistryUnavailable> {
         let key = (id, stream as usize);
         if !self.cache.contains_key(&key) {
-            let Some(text) = self.fetch(id)? else {
-                return Ok(None);
+            let text = match self.fetch(id)? {
+                Fetched::Missing => return Ok(None),
+                Fetched::OtherType(t) => {
+                    let why = format!("schema {id} is a {t} schema, not Avro");
+                    self.cache.insert(key, Writer::Incompatible(why));
+                    return Ok(self.cache.get(&key));
+                }
+                Fetched::Avro(text) => text,
             };
             let ours = input_schema(stream);
             let writer = match Schema::parse_str(&text) {

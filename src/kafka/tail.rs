@@ -7,7 +7,7 @@
 //! The end is the high watermark of a fetch response (not ListOffsets, which some
 //! Kafka-protocol brokers answer wrongly).
 
-use super::client::{KafkaOpError, QuietConsumer, TopicRecord, ctx, topic_reader};
+use super::client::{KafkaCause, KafkaOpError, QuietConsumer, TopicRecord, ctx, topic_reader};
 use super::watermarks::cached_high;
 use crate::config::KafkaSettings;
 use rdkafka::consumer::Consumer;
@@ -56,8 +56,8 @@ fn assign(consumer: &QuietConsumer, topic: &str, offset: Offset) -> Result<(), K
 
 fn timed_out(topic: &str, what: &str) -> KafkaOpError {
     KafkaOpError {
-        doing: format!("{what} of {topic} (no answer within {WINDOW_DEADLINE:?})"),
-        source: KafkaError::Canceled,
+        doing: format!("{what} of {topic}"),
+        source: KafkaCause::TimedOut(WINDOW_DEADLINE),
     }
 }
 
@@ -78,7 +78,7 @@ fn high_watermark(consumer: &QuietConsumer, topic: &str) -> Result<i64, KafkaOpE
             Some(Err(e)) => {
                 return Err(KafkaOpError {
                     doing: format!("reading the end of {topic}"),
-                    source: e,
+                    source: e.into(),
                 });
             }
             None => {}
@@ -120,7 +120,7 @@ fn read_range(
             Some(Err(e)) => {
                 return Err(KafkaOpError {
                     doing: format!("reading {topic}"),
-                    source: e,
+                    source: e.into(),
                 });
             }
             None => {}

@@ -47,6 +47,19 @@ pub enum Kpi {
 /// Number of KPIs.
 pub const KPI_COUNT: usize = 33;
 
+/// Samples counts a KPI record carries beside its KPIs (fields of `kpis` after the KPIs), so that
+/// a report can pool a mean or ratio whose denominator is not itself a KPI: each name with the
+/// KPI whose samples (spec section 4) it is.
+pub const POOLING_SAMPLES: [(&str, Kpi); POOLING_COUNT] = [
+    ("mos_samples", Kpi::MosMean),
+    ("throughput_samples", Kpi::DlThroughputBps),
+    ("speed_samples", Kpi::SpeedComplianceRatio),
+    ("packets_sent", Kpi::PacketLossRatio),
+];
+
+/// Number of pooling samples counts in a KPI record.
+pub const POOLING_COUNT: usize = 4;
+
 /// A KPI's value in a record: an exact count, or a real that may be undefined (`null`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KpiValue {
@@ -159,6 +172,31 @@ impl Kpi {
         Kpi::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// Whether the KPI is a percentile of its window's values (it cannot be pooled over windows).
+    pub fn is_percentile(self) -> bool {
+        matches!(
+            self,
+            Kpi::CallSetupMsP50
+                | Kpi::CallSetupMsP95
+                | Kpi::CallSetupMsP99
+                | Kpi::SessionDlThroughputBpsP05
+                | Kpi::SessionDlThroughputBpsP50
+                | Kpi::SessionDlThroughputBpsP95
+                | Kpi::RttMsP50
+                | Kpi::RttMsP95
+                | Kpi::RttMsP99
+        )
+    }
+
+    /// Whether the KPI is an exact count (a `long` in Avro, an integer in JSON).
+    pub fn is_count(self) -> bool {
+        let ctx = GroupContext {
+            window_ms: 1,
+            inventory_cells: 0,
+        };
+        matches!(self.value(&Acc::default(), ctx), KpiValue::Count(_))
+    }
+
     /// The KPI's value for one group's closed window.
     pub fn value(self, a: &Acc, ctx: GroupContext) -> KpiValue {
         use KpiValue::{Count, Real};
@@ -240,6 +278,11 @@ impl Kpi {
             Kpi::MttrSeconds => a.outages_restored,
         }
     }
+}
+
+/// The pooling samples counts of a closed window's group, in [`POOLING_SAMPLES`] order.
+pub fn pooling_samples(a: &Acc, ctx: GroupContext) -> [u64; POOLING_COUNT] {
+    POOLING_SAMPLES.map(|(_, k)| k.samples(a, ctx))
 }
 
 #[cfg(test)]

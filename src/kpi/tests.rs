@@ -223,3 +223,31 @@ fn names_round_trip() {
     assert_eq!(Kpi::ALL.len(), KPI_COUNT);
     assert!(Kpi::ALL.iter().enumerate().all(|(i, k)| *k as usize == i));
 }
+
+#[test]
+fn counts_and_percentiles_are_named_once() {
+    let counts: Vec<&str> = Kpi::ALL
+        .iter()
+        .filter(|k| k.is_count())
+        .map(|k| k.name())
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            "call_attempts",
+            "call_network_failures",
+            "call_answered",
+            "call_drops",
+            "sessions",
+            "dl_bytes",
+            "ul_bytes",
+            "coverage_samples",
+            "outages_started",
+            "outages_restored"
+        ]
+    );
+    for k in Kpi::ALL {
+        let (_, percentile, _) = crate::telemetry::series::prometheus_name(k);
+        assert_eq!(k.is_percentile(), !percentile.is_empty(), "{}", k.name());
+    }
+}

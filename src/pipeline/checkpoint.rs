@@ -27,7 +27,7 @@ pub struct PartitionCheckpoint {
 }
 
 /// The record a shard writes to the checkpoints topic in every transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// `<group_id>/shard-<p>`: also the record's key.
     pub key: String,

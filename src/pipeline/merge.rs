@@ -41,7 +41,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The merger's checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergerCheckpoint {
     /// `<group_id>/merger`: also the record's key.
     pub key: String,
@@ -67,6 +67,8 @@ struct Merge {
     shards: i32,
     /// When the shard whose progress last raised the pipeline's watermark moved its own.
     moved_at: Option<i64>,
+    /// The version of the baselines last written to the checkpoints topic.
+    baselines_written: Option<i64>,
 }
 
 impl Merge {
@@ -284,6 +286,19 @@ pub(super) fn run_merger(
         engine
             .restore(&cp.engine)
             .map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
+        if let Some(version) = cp.engine.baselines_at {
+            match super::baselines::find(settings, &key, version)? {
+                Some(b) => engine.restore_baselines(&b),
+                None => tracing::warn!(
+                    version,
+                    "the baselines named by the checkpoint are not in the checkpoints topic: they are learned anew (sleeping-cell and baseline rules have no data for baseline.min_days)"
+                ),
+            }
+            merge.baselines_written = Some(version);
+        }
+        if let Some(m) = &control.metrics {
+            m.alarms.restore(engine.firing_alarms());
+        }
         // "At its end" belongs to the run that saw it: a shard restored from a checkpoint
         // written at the end of an earlier `--exit-at-end` run is not at the end of this one's
         // input until it says so again (else this merger would finish at once, and the instance
@@ -293,7 +308,12 @@ pub(super) fn run_merger(
             .iter()
             .map(|s| {
                 let mut s = s.clone();
+                // Idle is the same: judged on the wall clock of the run that saw it. A shard
+                // restored idle would let the others close windows its own partials still
+                // feed (seen after a restart following an `--exit-at-end` run); it says
+                // again that it is idle within `windows.idle_timeout` if it is.
                 s.at_end = false;
+                s.idle = false;
                 (s.shard, s)
             })
             .collect();
@@ -315,7 +335,7 @@ pub(super) fn run_merger(
     })?;
     let group_metadata = consumer
         .group_metadata()
-        .ok_or_else(|| PipelineError::BadCheckpoint("the consumer has no group metadata".into()))?;
+        .ok_or(PipelineError::NoGroupMetadata("merger"))?;
     tracing::info!(shards, "merger consuming");
 
     let started = Instant::now();
@@ -465,6 +485,14 @@ fn commit(
     for size in &mut saved.sizes {
         size.windows.clear();
     }
+    // Baselines go apart, and only when they changed (see `baselines`).
+    saved.baselines = Default::default();
+    if let Some(version) = engine.baselines_version()
+        && merge.baselines_written != Some(version)
+    {
+        let bytes = super::baselines::write(out, key, version, &engine.baselines_checkpoint())?;
+        tracing::debug!(version, bytes, "baselines written beside the checkpoint");
+    }
     let cp = MergerCheckpoint {
         key: key.to_string(),
         resume_until: merge.next_offset,
@@ -482,6 +510,7 @@ fn commit(
         || "building offsets".into(),
     )?;
     let bytes = commit_with(producer, group, out, key, &cp, &offsets)?;
+    merge.baselines_written = cp.engine.baselines_at;
     merge.dirty = false;
     Ok(bytes)
 }

@@ -45,6 +45,7 @@
 //! records (Tansu, librdkafka's mock cluster) shows duplicates that compaction or a keyed reader
 //! drops, and the merger ignores a partial it already holds.
 
+mod baselines;
 mod checkpoint;
 mod instance;
 mod live;
@@ -90,6 +91,12 @@ pub enum PipelineError {
     NoCheckpoint(String, String),
     #[error("checkpoint is unusable: {0}")]
     BadCheckpoint(String),
+    #[error(
+        "the {0} consumer has no group metadata: it cannot commit its offsets in a transaction"
+    )]
+    NoGroupMetadata(&'static str),
+    #[error("cannot encode a message to the merger: {0}")]
+    MergerMessage(#[from] postcard::Error),
     #[error("cannot encode output: {0}")]
     Encode(#[from] crate::kafka::codec::EncodeError),
     #[error(transparent)]
@@ -127,7 +134,10 @@ impl PipelineError {
         let PipelineError::Kafka(e) = self else {
             return false;
         };
-        let code = match &e.source {
+        let Some(client) = e.source.client() else {
+            return false;
+        };
+        let code = match client {
             KafkaError::Transaction(t) => t.code(),
             other => match other.rdkafka_error_code() {
                 Some(c) => c,

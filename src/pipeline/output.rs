@@ -53,7 +53,7 @@ impl<'a> KafkaOutput<'a> {
     }
 
     fn to_merger(&self, message: &ShardMessage) -> Result<(), PipelineError> {
-        let bytes = message.encode();
+        let bytes = message.encode()?;
         let key = format!("shard-{}", message.shard());
         Ok(self.send(
             BaseRecord::to(&self.kafka.partials_topic)
@@ -94,7 +94,7 @@ impl<'a> KafkaOutput<'a> {
                 Err((e, r)) => {
                     return Err(KafkaOpError {
                         doing: format!("producing to {}", r.topic),
-                        source: e,
+                        source: e.into(),
                     });
                 }
             }
@@ -147,7 +147,10 @@ impl<'a> KafkaOutput<'a> {
             }
         }
         match self.send(record(topic, key, payload, headers.clone())) {
-            Err(e) if is_too_large(&e.source) && payload.len() > DEAD_LETTER_KEPT => {
+            Err(e)
+                if e.source.client().is_some_and(is_too_large)
+                    && payload.len() > DEAD_LETTER_KEPT =>
+            {
                 // The broker would refuse the whole record: keep its first bytes and say so.
                 let size = payload.len().to_string();
                 let headers = headers.insert(Header {

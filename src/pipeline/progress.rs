@@ -65,6 +65,11 @@ pub fn part_of(p: &Partial, range: std::ops::Range<usize>) -> Partial {
     Partial {
         size_ms: p.size_ms,
         start: p.start,
+        outage_ids: if range.start == 0 {
+            p.outage_ids.clone()
+        } else {
+            Vec::new()
+        },
         cells: p.cells.get(range).map(<[_]>::to_vec).unwrap_or_default(),
     }
 }
@@ -81,9 +86,8 @@ impl ShardMessage {
     }
 
     /// Binary encoding (postcard).
-    pub fn encode(&self) -> Vec<u8> {
-        // Serialising plain data into a Vec cannot fail.
-        postcard::to_stdvec(self).unwrap_or_default()
+    pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(self)
     }
 
     /// Decodes a record of the partials topic.
@@ -136,6 +140,7 @@ mod tests {
             size_ms: 300_000,
             start: 0,
             cells,
+            outage_ids: Vec::new(),
         };
         let parts: Vec<Partial> = part_bounds(&p, 64 << 10)
             .into_iter()
@@ -150,6 +155,7 @@ mod tests {
                     partial: part.clone()
                 }
                 .encode()
+                .unwrap()
                 .len()
                     < 64 << 10
             );
@@ -201,7 +207,7 @@ mod tests {
     #[test]
     fn shard_messages_round_trip() {
         let msg = ShardMessage::Progress(p(3, Some(-5), true));
-        assert_eq!(ShardMessage::decode(&msg.encode()).unwrap(), msg);
+        assert_eq!(ShardMessage::decode(&msg.encode().unwrap()).unwrap(), msg);
         assert!(ShardMessage::decode(b"\xff\xff\xff").is_err());
     }
 }

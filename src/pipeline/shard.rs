@@ -92,7 +92,7 @@ pub(super) fn run_shard(
     })?;
     let group_metadata = consumer
         .group_metadata()
-        .ok_or_else(|| PipelineError::BadCheckpoint("the consumer has no group metadata".into()))?;
+        .ok_or(PipelineError::NoGroupMetadata("shard"))?;
     tracing::info!(shard, partitions = ids.len(), "shard consuming");
 
     let started = Instant::now();

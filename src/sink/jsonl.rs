@@ -4,7 +4,7 @@
 //! always give the same bytes.
 
 use crate::engine::{KpiRecord, Output};
-use crate::kpi::{Kpi, KpiValue};
+use crate::kpi::{Kpi, KpiValue, POOLING_SAMPLES};
 use crate::model::level::Dim;
 use crate::source::{DeadLetter, Payload};
 use crate::threshold::BreachEvent;
@@ -68,6 +68,9 @@ pub fn kpi_line(buf: &mut Vec<u8>, r: &KpiRecord<'_>) {
             KpiValue::Real(x) => real(buf, *x),
         }
     }
+    for ((name, _), n) in POOLING_SAMPLES.iter().zip(r.pooling_samples) {
+        let _ = write!(buf, ",\"{name}\":{n}");
+    }
     buf.extend_from_slice(b"}}\n");
 }
 
@@ -95,7 +98,14 @@ pub fn breach_line(buf: &mut Vec<u8>, e: &BreachEvent) {
     int(buf, e.window_start);
     buf.extend_from_slice(b",\"window_end\":");
     int(buf, e.window_end);
-    buf.extend_from_slice(b"}\n");
+    buf.extend_from_slice(b",\"outages\":[");
+    for (i, id) in e.outages.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        string(buf, id);
+    }
+    buf.extend_from_slice(b"]}\n");
 }
 
 /// Appends a dead letter as one JSON line (`payload` is base64 for binary input).

@@ -76,16 +76,31 @@ impl<W: Write> Output for TerminalView<W> {
             BreachState::Cleared => "▼ CLEARED",
         };
         let group: Vec<String> = e.group.iter().map(|(_, v)| v.clone()).collect();
+        let outages = if e.outages.is_empty() {
+            String::new()
+        } else {
+            format!(", outages {}", e.outages.join(", "))
+        };
         writeln!(
             self.out,
-            "  {mark} {:<8} {} on {} [{}]: {} = {:.4} (threshold {})",
+            "  {mark} {:<8} {} on {} [{}]: {} = {:.4} (threshold {}{outages})",
             e.severity.as_str(),
             e.rule,
             e.level,
             group.join(", "),
             e.kpi,
             e.value,
-            e.threshold
+            short(e.threshold)
         )
+    }
+}
+
+/// A number with at most four decimals, trailing zeros dropped (`0.995`, `11.6833`).
+fn short(x: f64) -> String {
+    let text = format!("{x:.4}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
     }
 }

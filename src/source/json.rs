@@ -81,7 +81,7 @@ const TOO_LARGE_PAYLOAD: usize = 4096;
 
 /// Reads one line (ending at LF, CR or CRLF, or at the end of input) into `buf`, keeping at
 /// most `max + 1` bytes of it; returns the line's full length, or `None` at the end of input.
-fn read_line(
+pub fn read_line(
     reader: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     max: usize,

@@ -81,6 +81,8 @@ pub struct Metrics {
     pub open_windows: IntGauge,
     pub open_groups: IntGauge,
     pub alarms_firing: IntGaugeVec,
+    /// One series per firing alarm (`netkpi_alarm`).
+    pub alarms: super::alarms::AlarmSeries,
     pub commit_seconds: Histogram,
     /// Remote write of closed windows, when configured.
     remote_write: Mutex<Option<super::remote_write::RemoteWriter>>,
@@ -199,7 +201,9 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(commit_seconds.clone()))?;
+        let alarms = super::alarms::AlarmSeries::new(&registry)?;
         Ok(Metrics {
+            alarms,
             registry,
             kpis,
             exported_levels,
@@ -326,8 +330,10 @@ impl Metrics {
     }
 
     /// Creates the breach-event series of every rule (at zero), so that rates exist from the start.
-    pub fn set_rules<'r>(&self, rules: impl IntoIterator<Item = &'r str>) {
-        for rule in rules {
+    pub fn set_rules<'r>(&self, rules: impl IntoIterator<Item = &'r crate::threshold::rule::Rule>) {
+        let rules: Vec<&crate::threshold::rule::Rule> = rules.into_iter().collect();
+        self.alarms.set_rules(rules.iter().copied());
+        for rule in rules.iter().map(|r| r.name.as_str()) {
             self.alarms_firing.with_label_values(&[rule]).set(0);
             for state in ["RAISED", "CLEARED"] {
                 self.breach_events.with_label_values(&[rule, state]);
@@ -367,8 +373,9 @@ impl Metrics {
         });
     }
 
-    /// Counts a breach event.
+    /// Counts a breach event and follows its alarm's series.
     pub fn breach(&self, e: &BreachEvent) {
+        self.alarms.breach(e);
         self.breach_events
             .with_label_values(&[e.rule.as_str(), e.state.as_str()])
             .inc();
@@ -399,6 +406,7 @@ mod tests {
             level: "cell",
             group,
             values: Kpi::ALL.map(|k| k.value(acc, ctx)),
+            pooling_samples: crate::kpi::pooling_samples(acc, ctx),
             acc: Some(acc),
             inventory_cells: 1,
         }

@@ -1,6 +1,7 @@
 //! The processor's own counters and log events, named in one place. Labels are bounded: dead
 //! letters are counted by [`Reason`] (a closed set), late records by window size.
 
+pub mod alarms;
 pub mod events;
 pub mod health;
 pub mod http;

@@ -10,7 +10,7 @@
 pub mod rule;
 
 use crate::model::level::Dim;
-use rule::{Rule, Severity};
+use rule::{Op, Rule, RuleKind, Severity};
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 
@@ -45,6 +45,8 @@ pub struct BreachEvent {
     pub threshold: f64,
     pub window_start: i64,
     pub window_end: i64,
+    /// Ids of the outages open in the window on cells of the group (spec 11.4), sorted.
+    pub outages: Vec<String>,
 }
 
 /// The state of one (rule, group) pair; the default is `OK` with no count.
@@ -54,13 +56,78 @@ pub struct AlarmState {
     pub firing: Option<String>,
     /// Consecutive breaching (when OK) or clearing (when FIRING) windows so far.
     pub streak: u32,
+    /// End of the window that raised the firing alarm (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+}
+
+/// What one closed window of one group says to a rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reading {
+    /// Null value, too few samples, or no baseline: the state stays as it is.
+    NoData,
+    /// A value against resolved thresholds (constants, or factors times the baseline).
+    Compare { value: f64, raise: f64, clear: f64 },
+    /// A verdict made elsewhere (a sleeping cell): `breaching` both raises and keeps firing.
+    Judged {
+        value: f64,
+        threshold: f64,
+        breaching: bool,
+    },
+}
+
+impl Reading {
+    /// The reading of a `Fixed` or `Baseline` rule: `value` with `samples`, and the value's
+    /// baseline for the window (only used, and required, by baseline rules).
+    pub fn of(rule: &Rule, value: Option<f64>, samples: u64, baseline: Option<f64>) -> Reading {
+        let Some(value) = value.filter(|_| samples >= rule.min_samples) else {
+            return Reading::NoData;
+        };
+        match rule.kind {
+            RuleKind::Fixed => Reading::Compare {
+                value,
+                raise: rule.raise,
+                clear: rule.clear,
+            },
+            RuleKind::Baseline => match baseline {
+                Some(b) => Reading::Compare {
+                    value,
+                    raise: rule.raise * b,
+                    clear: rule.clear * b,
+                },
+                None => Reading::NoData,
+            },
+            // Its verdict is made with the cell's peers (`Reading::Judged`), not from a value.
+            RuleKind::SleepingCell => Reading::NoData,
+        }
+    }
+
+    /// The window's value, whether it moves the machine — raises it when `OK`, clears it when
+    /// `firing` — and the threshold it is judged by (`None`: no data).
+    fn judge(self, op: Op, firing: bool) -> Option<(f64, bool, f64)> {
+        match self {
+            Reading::NoData => None,
+            Reading::Compare { value, raise, .. } if !firing => {
+                Some((value, op.holds(value, raise), raise))
+            }
+            Reading::Compare { value, clear, .. } => Some((value, !op.holds(value, clear), clear)),
+            Reading::Judged {
+                value,
+                threshold,
+                breaching,
+            } => Some((value, breaching != firing, threshold)),
+        }
+    }
 }
 
 /// One closed window of one group, as a rule sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Observation<'a> {
-    pub value: Option<f64>,
-    pub samples: u64,
+    pub reading: Reading,
+    /// A cell of the group is in outage and the rule suppresses then: no raise, no count.
+    pub suppressed: bool,
+    /// Ids of the outages open in the window on the group's cells.
+    pub outages: &'a [String],
     pub window_start: i64,
     pub window_end: i64,
     pub level: &'a str,
@@ -124,7 +191,9 @@ impl Thresholds {
         obs: Observation<'_>,
     ) -> Option<BreachEvent> {
         let rule = &self.rules[r];
-        let value = obs.value.filter(|_| obs.samples >= rule.min_samples)?;
+        if obs.reading == Reading::NoData {
+            return None;
+        }
         let states = &mut self.states[r];
         if !self.pending.is_empty() && !states.contains_key(&group_index) {
             let key = (r, obs.group.iter().map(|(_, v)| v.to_string()).collect());
@@ -133,47 +202,38 @@ impl Thresholds {
             }
         }
         let state = states.entry(group_index).or_default();
-        let event = match &state.firing {
-            None => {
-                if rule.op.holds(value, rule.raise) {
-                    state.streak += 1;
-                    if state.streak >= rule.for_windows {
+        let mut event = None;
+        let firing = state.firing.is_some();
+        match obs.reading.judge(rule.op, firing) {
+            _ if obs.suppressed && !firing => {}
+            None => {}
+            Some((value, moves, threshold)) if moves => {
+                state.streak += 1;
+                match state.firing.take() {
+                    None if state.streak >= rule.for_windows => {
                         let id = breach_id(&rule.name, obs.level, obs.group, obs.window_start);
                         state.firing = Some(id.clone());
+                        state.since = Some(obs.window_end);
                         state.streak = 0;
-                        Some((id, BreachState::Raised, rule.raise))
-                    } else {
-                        None
+                        event = Some((id, BreachState::Raised, value, threshold));
                     }
-                } else {
-                    state.streak = 0;
-                    None
+                    Some(id) if state.streak >= rule.clear_windows => {
+                        state.since = None;
+                        state.streak = 0;
+                        event = Some((id, BreachState::Cleared, value, threshold));
+                    }
+                    still => state.firing = still,
                 }
             }
-            Some(id) => {
-                if !rule.op.holds(value, rule.clear) {
-                    state.streak += 1;
-                    if state.streak >= rule.clear_windows {
-                        let id = id.clone();
-                        state.firing = None;
-                        state.streak = 0;
-                        Some((id, BreachState::Cleared, rule.clear))
-                    } else {
-                        None
-                    }
-                } else {
-                    state.streak = 0;
-                    None
-                }
-            }
-        };
+            Some(_) => state.streak = 0,
+        }
         if *state == AlarmState::default() {
             states.remove(&group_index);
         }
-        event.map(|(breach_id, state, threshold)| BreachEvent {
+        event.map(|(breach_id, state, value, threshold)| BreachEvent {
             breach_id,
             rule: rule.name.clone(),
-            kpi: rule.kpi.name(),
+            kpi: rule.watched.name(),
             severity: rule.severity,
             state,
             level: obs.level.to_string(),
@@ -182,6 +242,7 @@ impl Thresholds {
             threshold,
             window_start: obs.window_start,
             window_end: obs.window_end,
+            outages: obs.outages.to_vec(),
         })
     }
 

@@ -76,11 +76,64 @@ impl fmt::Display for Severity {
     }
 }
 
+/// What a rule watches: a KPI of the record, or a cell's traffic (call and session records in
+/// the window, spec 11.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    Kpi(Kpi),
+    Traffic,
+}
+
+impl Watched {
+    /// The public name (`kpi` of a breach event).
+    pub fn name(self) -> &'static str {
+        match self {
+            Watched::Kpi(k) => k.name(),
+            Watched::Traffic => TRAFFIC_RECORDS,
+        }
+    }
+}
+
+/// The name of the traffic a sleeping-cell rule watches.
+pub const TRAFFIC_RECORDS: &str = "traffic_records";
+
+/// How a rule decides that a window breaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// `value op raise` with constant thresholds (spec section 5).
+    Fixed,
+    /// `raise` and `clear` are factors of the value's baseline for the window's hour (11.3).
+    Baseline,
+    /// A cell carries (almost) no traffic while its neighbours carry theirs (11.2).
+    SleepingCell,
+}
+
+/// What a rule does while a cell of its group is in outage (spec 11.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuringOutage {
+    /// Evaluate as usual; breach events carry the ids of the open outages.
+    Annotate,
+    /// Neither raise nor count towards `for_windows`.
+    Suppress,
+}
+
+impl DuringOutage {
+    /// Parses `annotate` or `suppress`.
+    pub fn parse(s: &str) -> Option<DuringOutage> {
+        match s {
+            "annotate" => Some(DuringOutage::Annotate),
+            "suppress" => Some(DuringOutage::Suppress),
+            _ => None,
+        }
+    }
+}
+
 /// A rule, with its level and window resolved to the configured ones.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub name: String,
-    pub kpi: Kpi,
+    pub watched: Watched,
+    pub kind: RuleKind,
     pub level: Level,
     /// Index of `level` in the configured levels.
     pub level_index: usize,
@@ -95,4 +148,5 @@ pub struct Rule {
     pub severity: Severity,
     /// Index of the watched size in the configured window sizes.
     pub window_index: usize,
+    pub during_outage: DuringOutage,
 }

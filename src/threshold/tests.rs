@@ -1,6 +1,6 @@
 //! State-machine tests, one per rule of spec section 5.
 
-use super::rule::{Op, Rule, Severity};
+use super::rule::{DuringOutage, Op, Rule, RuleKind, Severity, Watched};
 use super::*;
 use crate::kpi::Kpi;
 use crate::model::level::Level;
@@ -15,7 +15,9 @@ fn rule(
 ) -> Rule {
     Rule {
         name: "R".into(),
-        kpi: Kpi::DroppedCallRatio,
+        watched: Watched::Kpi(Kpi::DroppedCallRatio),
+        kind: RuleKind::Fixed,
+        during_outage: DuringOutage::Annotate,
         level: Level::NETWORK,
         level_index: 0,
         matches: vec![],
@@ -36,12 +38,13 @@ fn run(r: Rule, values: &[Option<f64>]) -> Vec<(usize, BreachState, String)> {
 }
 
 fn run_with_samples(r: Rule, values: &[(Option<f64>, u64)]) -> Vec<(usize, BreachState, String)> {
-    let mut t = Thresholds::new(vec![r]);
+    let mut t = Thresholds::new(vec![r.clone()]);
     let mut out = Vec::new();
     for (i, (value, samples)) in values.iter().enumerate() {
         let obs = Observation {
-            value: *value,
-            samples: *samples,
+            reading: Reading::of(&r, *value, *samples, None),
+            suppressed: false,
+            outages: &[],
             window_start: i as i64 * 300_000,
             window_end: (i as i64 + 1) * 300_000,
             level: "network",
@@ -167,8 +170,13 @@ fn only_non_default_states_are_stored() {
     let mut t = Thresholds::new(vec![rule(Op::Above, 0.02, 0.02, 2, 1, 0)]);
     for g in 0..1000 {
         let obs = Observation {
-            value: Some(0.0),
-            samples: 10,
+            reading: Reading::Compare {
+                value: 0.0,
+                raise: 0.5,
+                clear: 0.5,
+            },
+            suppressed: false,
+            outages: &[],
             window_start: 0,
             window_end: 1,
             level: "cell",

@@ -24,7 +24,7 @@ fn prometheus_config_rules_and_rule_tests_pass_promtool() {
     assert!(promtool(&["check", "config", "prometheus.yml"]).contains("SUCCESS"));
     let rules = promtool(&["check", "rules", "rules/recording.yml", "rules/alerts.yml"]);
     assert!(
-        rules.contains("11 rules found") && rules.contains("7 rules found"),
+        rules.contains("16 rules found") && rules.contains("7 rules found"),
         "{rules}"
     );
     assert!(promtool(&["test", "rules", "tests/rules_test.yml"]).contains("SUCCESS"));
@@ -47,7 +47,7 @@ fn grafana_dashboards_type_check_against_grafana_schema() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        out.status.success() && text.contains("OK (4 dashboards)"),
+        out.status.success() && text.contains("OK (5 dashboards)"),
         "{text}"
     );
 }

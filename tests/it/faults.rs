@@ -5,6 +5,7 @@
 
 use crate::kafka::{
     Broker, assert_kpis_topic_equals, binary_setup, kafka_settings, start_run, traffic, wait_until,
+    watched_run,
 };
 use crate::registry::{FakeRegistry, Outage, framed};
 use crate::*;
@@ -175,52 +176,6 @@ fn an_instance_stalled_past_its_timeouts_is_replaced_and_outputs_stay_exact() {
     }
     let reference = replay_lines(&s, &cells, &lines);
     assert_kpis_topic_equals(&s, &reference.kpis);
-}
-
-/// A child `netkpi run` whose stderr is read as it comes: `consuming` is set once a unit logs
-/// that it consumes (start-up and restore are under way).
-struct Watched {
-    child: std::process::Child,
-    consuming: Arc<AtomicBool>,
-    log: Arc<std::sync::Mutex<String>>,
-}
-
-fn watched_run(config: &std::path::Path, exit_at_end: bool) -> Watched {
-    use std::io::BufRead;
-    let mut args = vec!["run", "--config", config.to_str().unwrap_or_default()];
-    if exit_at_end {
-        args.push("--exit-at-end");
-    }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netkpi"))
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start netkpi run");
-    let consuming = Arc::new(AtomicBool::new(false));
-    let log = Arc::new(std::sync::Mutex::new(String::new()));
-    if let Some(stderr) = child.stderr.take() {
-        let (consuming, log) = (consuming.clone(), log.clone());
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if line.contains("consuming") {
-                    consuming.store(true, Ordering::SeqCst);
-                }
-                if let Ok(mut l) = log.lock() {
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            }
-        });
-    }
-    Watched {
-        child,
-        consuming,
-        log,
-    }
 }
 
 #[test]

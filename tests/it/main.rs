@@ -14,6 +14,8 @@ mod oracle;
 mod prometheus;
 mod props;
 mod registry;
+mod report;
+mod sleeping;
 mod versus_oracle;
 
 use netkpi::config::{Settings, from_toml_str};

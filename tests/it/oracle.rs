@@ -8,7 +8,7 @@ use netkpi::inventory::Cell;
 use netkpi::model::level::Dim;
 use netkpi::model::{CallOutcome, Event, OutageState};
 use netkpi::source::json::decode_line;
-use netkpi::threshold::rule::Op;
+use netkpi::threshold::rule::{DuringOutage, Op, RuleKind};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -36,7 +36,7 @@ struct State<'a> {
     recs: Vec<Rec>,
     open: HashMap<String, (String, i64)>,
     restored: HashSet<String>,
-    intervals: Vec<(String, i64, i64)>,
+    intervals: Vec<(String, i64, i64, String)>,
     alarms: HashMap<(usize, Vec<String>), Alarm>,
     out: OracleOut,
 }
@@ -97,12 +97,19 @@ impl State<'_> {
         let clipped = self
             .intervals
             .iter()
-            .map(|(c, a, b)| (c.clone(), *a, *b))
-            .chain(self.open.values().map(|(c, d)| (c.clone(), *d, end)));
-        for (cell, a, b) in clipped {
+            .map(|(c, a, b, id)| (c.clone(), *a, *b, id.clone()))
+            .chain(
+                self.open
+                    .iter()
+                    .map(|(id, (c, d))| (c.clone(), *d, end, id.clone())),
+            );
+        // Outage ids open at some time in the window, per cell (spec 11.4).
+        let mut ids_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (cell, a, b, id) in clipped {
             let (a, b) = (a.max(start), b.min(end));
             if a < b {
-                per_cell.entry(cell).or_default().push((a, b));
+                per_cell.entry(cell.clone()).or_default().push((a, b));
+                ids_of.entry(cell).or_default().push(id);
             }
         }
         let in_window: Vec<&Rec> = self
@@ -118,7 +125,14 @@ impl State<'_> {
                     .collect()
             };
             let mut groups: BTreeMap<Vec<String>, (u64, Vec<&Rec>, i64)> = BTreeMap::new();
+            let mut group_ids: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
             for c in self.inv.values() {
+                if let Some(ids) = ids_of.get(&c.cell_id) {
+                    group_ids
+                        .entry(key(&c.cell_id))
+                        .or_default()
+                        .extend(ids.iter().cloned());
+                }
                 let g = groups.entry(key(&c.cell_id)).or_default();
                 g.0 += 1;
                 g.2 += per_cell
@@ -136,6 +150,9 @@ impl State<'_> {
                     .map(|(d, v)| (d.as_str().to_string(), json!(v)))
                     .collect();
                 let kpis = self.kpis(&recs, inv_cells, outage_ms, w);
+                let mut outages = group_ids.get(&values).cloned().unwrap_or_default();
+                outages.sort();
+                outages.dedup();
                 self.out.kpis.push(json!({"window_start": start, "window_end": end, "level": name, "group": group, "kpis": kpis}));
                 thresholds(
                     self.s,
@@ -149,6 +166,7 @@ impl State<'_> {
                     (start, end),
                     inv_cells,
                     &recs,
+                    &outages,
                 );
             }
         }
@@ -301,6 +319,11 @@ impl State<'_> {
                 Value::Null
             },
         );
+        // The samples counts a report pools with (after the KPIs).
+        put("mos_samples", json!(mos.len()));
+        put("throughput_samples", json!(act_n));
+        put("speed_samples", json!(speed_n));
+        put("packets_sent", json!(sent));
         m
     }
 }
@@ -318,9 +341,10 @@ fn thresholds(
     (start, end): (i64, i64),
     inv_cells: u64,
     recs: &[&Rec],
+    outages: &[String],
 ) {
     for (ri, rule) in s.rules.iter().enumerate() {
-        if rule.window_index != si || rule.level_index != li {
+        if rule.window_index != si || rule.level_index != li || rule.kind != RuleKind::Fixed {
             continue;
         }
         let matches = rule
@@ -330,7 +354,7 @@ fn thresholds(
         if !matches {
             continue;
         }
-        let name = rule.kpi.name();
+        let name = rule.watched.name();
         let Some(value) = kpis[name].as_f64() else {
             continue;
         };
@@ -348,7 +372,9 @@ fn thresholds(
             .zip(values)
             .map(|(d, v)| (*d, v.as_str()))
             .collect();
+        let suppressed = rule.during_outage == DuringOutage::Suppress && !outages.is_empty();
         let event = match alarm.firing.clone() {
+            None if suppressed => None,
             None if holds(rule.raise) => {
                 alarm.streak += 1;
                 (alarm.streak >= rule.for_windows).then(|| {
@@ -380,7 +406,7 @@ fn thresholds(
                 .iter()
                 .map(|(d, v)| (d.as_str().to_string(), json!(v)))
                 .collect();
-            breaches.push(json!({"breach_id": id, "rule": rule.name, "kpi": name, "severity": rule.severity.as_str(), "state": state, "level": level, "group": g, "value": value, "threshold": threshold, "window_start": start, "window_end": end}));
+            breaches.push(json!({"breach_id": id, "rule": rule.name, "kpi": name, "severity": rule.severity.as_str(), "state": state, "level": level, "group": g, "value": value, "threshold": threshold, "window_start": start, "window_end": end, "outages": outages}));
         }
     }
 }
@@ -483,8 +509,12 @@ pub fn run(settings: &Settings, cells: &[Cell], lines: &[String]) -> OracleOut {
                 OutageState::Restored => {
                     st.open.remove(&o.outage_id);
                     st.restored.insert(o.outage_id.clone());
-                    st.intervals
-                        .push((o.cell_id.clone(), o.started_at.unwrap_or(t), t));
+                    st.intervals.push((
+                        o.cell_id.clone(),
+                        o.started_at.unwrap_or(t),
+                        t,
+                        o.outage_id.clone(),
+                    ));
                 }
             }
         }

@@ -89,9 +89,20 @@ impl FakeRegistry {
                             .and_then(|p| p.strip_prefix("/schemas/ids/"))
                             .and_then(|i| i.parse::<u32>().ok());
                         let (status, body) = match id.and_then(|i| schemas.get(&i)) {
-                            Some(text) => {
-                                ("200 OK", serde_json::json!({ "schema": text }).to_string())
-                            }
+                            // "TYPE:text" serves a schema of another type (PROTOBUF, JSON).
+                            Some(text) => match text
+                                .split_once(':')
+                                .filter(|(t, _)| t.chars().all(|c| c.is_ascii_uppercase()))
+                            {
+                                Some((kind, body)) => (
+                                    "200 OK",
+                                    serde_json::json!({ "schemaType": kind, "schema": body })
+                                        .to_string(),
+                                ),
+                                None => {
+                                    ("200 OK", serde_json::json!({ "schema": text }).to_string())
+                                }
+                            },
                             None => (
                                 "404 Not Found",
                                 r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
@@ -297,5 +308,27 @@ fn confluent_framing_resolves_older_and_newer_producers() {
         registry.requests.load(Ordering::SeqCst) <= 10,
         "{} registry requests",
         registry.requests.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn a_schema_of_another_type_is_refused_by_name() {
+    let registry = FakeRegistry::start(HashMap::from([(
+        9,
+        "PROTOBUF:syntax = \"proto3\"; message Call { string call_id = 1; }".to_string(),
+    )]));
+    let mut r = netkpi::kafka::registry::Registry::new(&registry.url);
+    let reject = r
+        .decode(Stream::Call, &framed(9, vec![2, b'x']))
+        .expect("the registry answered")
+        .expect_err("not Avro");
+    assert_eq!(
+        reject.reason,
+        netkpi::model::validate::Reason::IncompatibleSchema
+    );
+    assert!(
+        reject.detail.contains("PROTOBUF schema, not Avro"),
+        "{}",
+        reject.detail
     );
 }

@@ -11,46 +11,17 @@ use crate::model::{
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// A small, fast, seedable PRNG (SplitMix64): deterministic across platforms.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
+mod rng;
+pub mod scenario;
+mod synthetic;
 
-impl Rng {
-    /// Seeded generator.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
-    }
+pub use rng::Rng;
+pub use synthetic::synthetic_inventory;
 
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+use scenario::CellFaults;
+pub use scenario::Scenario;
 
-    /// Uniform in [0, 1).
-    pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [0, n).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.f64() < p
-    }
-
-    /// Approximately normal (Irwin–Hall of 4 uniforms).
-    pub fn normal(&mut self, mean: f64, sd: f64) -> f64 {
-        let s: f64 = (0..4).map(|_| self.f64()).sum::<f64>() - 2.0;
-        mean + sd * s * (3.0f64).sqrt()
-    }
-}
+const DAY_MS: i64 = 86_400_000;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -84,6 +55,8 @@ pub struct GenOptions {
     /// At the end, restore the outages still open (at the end time), so that consecutive
     /// chunks of generated history leave no outage open for ever.
     pub restore_at_end: bool,
+    /// Faults made on purpose (busy-hour failures, drop cells, daily outages, silent days).
+    pub scenario: Scenario,
 }
 
 impl Default for GenOptions {
@@ -102,6 +75,7 @@ impl Default for GenOptions {
             late_shift_ms: 11 * 60_000,
             plans: vec!["5G-PREMIUM".into(), "4G-STANDARD".into(), "BASIC".into()],
             restore_at_end: false,
+            scenario: Scenario::default(),
         }
     }
 }
@@ -117,6 +91,9 @@ pub enum GenItem {
 pub struct Generator {
     cells: Vec<Cell>,
     degraded: Vec<bool>,
+    faults: Vec<CellFaults>,
+    /// Outages the scenario schedules: (DOWN time, cell index).
+    scheduled: BinaryHeap<Reverse<(i64, usize)>>,
     opts: GenOptions,
     rng: Rng,
     now: f64,
@@ -134,10 +111,27 @@ impl Generator {
             .iter()
             .map(|_| rng.chance(opts.degraded_share))
             .collect();
+        let faults = opts.scenario.per_cell(&cells, opts.start_ms);
+        let end = opts.start_ms.saturating_add(opts.duration_ms);
+        let mut scheduled = BinaryHeap::new();
+        for (cell, f) in faults.iter().enumerate() {
+            if f.daily_outage_ms.is_none() {
+                continue;
+            }
+            let mut at = opts.start_ms.div_euclid(DAY_MS) * DAY_MS + 3_600_000;
+            while at < end {
+                if at >= opts.start_ms {
+                    scheduled.push(Reverse((at, cell)));
+                }
+                at += DAY_MS;
+            }
+        }
         Generator {
             now: opts.start_ms as f64,
             cells,
             degraded,
+            faults,
+            scheduled,
             rng,
             produced: 0,
             seq: 0,
@@ -182,7 +176,10 @@ impl Generator {
     fn call(&mut self, cell: usize, t: i64) -> Event {
         let degraded = self.degraded[cell];
         let r = self.rng.f64();
-        let fail = if degraded { 0.12 } else { 0.008 };
+        let busy = Self::diurnal(t as f64) >= 0.75;
+        let extra = self.faults.get(cell).map_or(0.0, |f| f.busy_hour_failure);
+        let fail = if degraded { 0.12 } else { 0.008 } + if busy { extra } else { 0.0 };
+        let drop = self.faults.get(cell).and_then(|f| f.drop);
         let outcome = if r < fail {
             CallOutcome::NetworkFailure
         } else if r < fail + 0.06 {
@@ -215,7 +212,10 @@ impl Generator {
             setup_ms: (outcome != CallOutcome::NetworkFailure)
                 .then(|| (setup * (0.5 + self.rng.f64()).powi(2)) as i32),
             duration_ms: answered.then(|| (self.rng.f64().powi(2) * 600_000.0) as i64 + 5_000),
-            dropped: answered && self.rng.chance(if degraded { 0.08 } else { 0.005 }),
+            dropped: answered
+                && self
+                    .rng
+                    .chance(drop.unwrap_or(if degraded { 0.08 } else { 0.005 })),
             mos,
             signal_dbm,
             sinr_db,
@@ -355,23 +355,57 @@ impl Iterator for Generator {
 
     fn next(&mut self) -> Option<GenItem> {
         let end = self.opts.start_ms + self.opts.duration_ms;
-        if self.produced >= self.opts.max_records || self.cells.is_empty() {
-            return None;
-        }
-        // A pending restore due before the next arrival goes first.
-        if let Some(Reverse((at, _, _, _))) = self.restores.peek()
-            && (*at as f64) <= self.now
-        {
-            let Reverse((at, seq, cell, started)) = self.restores.pop()?;
-            return Some(self.restore(at, seq, cell, started));
-        }
-        if self.now >= end as f64 {
-            if !self.opts.restore_at_end {
+        loop {
+            if self.produced >= self.opts.max_records || self.cells.is_empty() {
                 return None;
             }
-            let Reverse((at, seq, cell, started)) = self.restores.pop()?;
-            return Some(self.restore(at.min(end.max(started + 1)), seq, cell, started));
+            // A pending restore (or scheduled outage) due before the next arrival goes first.
+            if let Some(Reverse((at, _, _, _))) = self.restores.peek()
+                && (*at as f64) <= self.now
+            {
+                let Reverse((at, seq, cell, started)) = self.restores.pop()?;
+                return Some(self.restore(at, seq, cell, started));
+            }
+            if let Some(Reverse((at, cell))) = self.scheduled.peek().copied()
+                && (at as f64) <= self.now
+            {
+                self.scheduled.pop();
+                return Some(self.scheduled_outage(at, cell));
+            }
+            if self.now >= end as f64 {
+                if !self.opts.restore_at_end {
+                    return None;
+                }
+                let Reverse((at, seq, cell, started)) = self.restores.pop()?;
+                return Some(self.restore(at.min(end.max(started + 1)), seq, cell, started));
+            }
+            if let Some(item) = self.arrival() {
+                return Some(item);
+            }
         }
+    }
+}
+
+impl Generator {
+    /// A DOWN the scenario scheduled, its RESTORED queued.
+    fn scheduled_outage(&mut self, at: i64, cell: usize) -> GenItem {
+        self.seq += 1;
+        let seq = self.seq;
+        let duration = self
+            .faults
+            .get(cell)
+            .and_then(|f| f.daily_outage_ms)
+            .unwrap_or(0);
+        self.restores
+            .push(Reverse((at + duration.max(1), seq, cell, at)));
+        self.produced += 1;
+        let id = format!("out-{:x}-{seq}", self.opts.seed);
+        GenItem::Event(self.outage(cell, at, OutageState::Down, None, id))
+    }
+
+    /// The next arrival; `None` when it fell on a cell the scenario keeps silent (a silent day, or
+    /// asleep).
+    fn arrival(&mut self) -> Option<GenItem> {
         let rate = (self.opts.peak_rate * Self::diurnal(self.now)).max(1e-3);
         self.now += -(1.0 - self.rng.f64()).ln() / rate * 1000.0;
         let mut t = self.now as i64 - self.rng.below(self.opts.jitter_ms.max(0) as u64 + 1) as i64;
@@ -384,6 +418,13 @@ impl Iterator for Generator {
             return Some(GenItem::Bad(self.bad_line(t)));
         }
         let cell = self.rng.below(self.cells.len() as u64) as usize;
+        let day = (t - self.opts.start_ms).div_euclid(DAY_MS);
+        if self.faults.get(cell).is_some_and(|f| {
+            f.silent_days.contains(&day) || f.asleep.iter().any(|(a, b)| (*a..*b).contains(&t))
+        }) {
+            self.produced -= 1;
+            return None;
+        }
         let outage_p = self.opts.outages_per_cell_day * self.cells.len() as f64 / (86_400.0 * rate);
         if self.rng.chance(outage_p) {
             self.seq += 1;
@@ -405,36 +446,6 @@ impl Iterator for Generator {
             self.session(cell, t)
         }))
     }
-}
-
-/// A synthetic inventory of `n` cells: 3 cells a site, regions and areas mixed, technologies
-/// weighted towards LTE and NR.
-pub fn synthetic_inventory(n: usize, seed: u64) -> Vec<Cell> {
-    let regions = ["North", "South", "East", "West", "Central", "Coast"];
-    let mut rng = Rng::new(seed ^ 0xce11);
-    (0..n)
-        .map(|i| {
-            let site = i / 3;
-            let area = match rng.below(10) {
-                0..=4 => Area::Urban,
-                5..=7 => Area::Suburban,
-                _ => Area::Rural,
-            };
-            let technology = match rng.below(20) {
-                0 => Technology::Gsm,
-                1..=2 => Technology::Umts,
-                3..=11 => Technology::Lte,
-                _ => Technology::Nr,
-            };
-            Cell {
-                cell_id: format!("C{i:07}"),
-                site_id: format!("S{site:06}"),
-                region: regions[site % regions.len()].to_string(),
-                area,
-                technology,
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

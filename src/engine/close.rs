@@ -1,0 +1,198 @@
+//! Closing windows (spec sections 2–5): in order of window end then size, each closed window's
+//! cells get their outage time and outage ids, roll up into every level, go out as KPI records
+//! (or, in shard mode, as one partial) and feed the rules. Gaps longer than `windows.max_gap`
+//! are skipped, not emitted.
+
+use super::evaluate::{self, GroupWindow};
+use super::outage::WindowOutages;
+use super::{Engine, KpiRecord, Output, baseline};
+use crate::kpi::{Acc, GroupContext, Kpi};
+use crate::model::level::Dim;
+
+impl Engine {
+    /// Closes, in order of window end then size, every window whose (size, end) `closable` allows.
+    pub(super) fn close_through<O: Output>(
+        &mut self,
+        closable: impl Fn(i64, i64) -> bool,
+        out: &mut O,
+    ) -> Result<(), O::Error> {
+        loop {
+            let next = self
+                .sizes
+                .iter()
+                .enumerate()
+                .filter_map(|(si, s)| s.next_end().map(|end| (end, si, s.size_ms)))
+                .filter(|&(end, _, size)| closable(size, end))
+                .min();
+            let Some((_, si, _)) = next else { break };
+            let horizon = self
+                .watermark
+                .map_or(i64::MAX, |wm| self.sizes[si].start_of(wm));
+            if let Some((from, to)) = self.sizes[si].skip_gap(self.max_gap_ms, horizon) {
+                let size_ms = self.sizes[si].size_ms;
+                self.stats.skipped_windows[si] += u64::try_from((to - from) / size_ms).unwrap_or(0);
+                out.windows_skipped(size_ms, from, to)?;
+                continue;
+            }
+            let (start, accs) = self.sizes[si].pop_front();
+            self.close_window(si, start, accs, out)?;
+        }
+        self.forget_silent_unknown_cells(out)?;
+        let prune = self
+            .sizes
+            .iter()
+            .filter_map(|s| s.lowest_open_start(self.watermark))
+            .min();
+        if let Some(t) = prune {
+            self.outages.prune_before(t, self.restored_retention_ms);
+        }
+        Ok(())
+    }
+
+    fn close_window<O: Output>(
+        &mut self,
+        si: usize,
+        start: i64,
+        mut cell_accs: Vec<Acc>,
+        out: &mut O,
+    ) -> Result<(), O::Error> {
+        let window_ms = self.sizes[si].size_ms;
+        let end = start + window_ms;
+        let ncells = self.cells.len();
+        let mut outages = self.outages.in_window(start, end);
+        if !self.shard_outages.is_empty() {
+            outages.merge(self.unclosed_shard_outages(si, start, end));
+        }
+        if let Some(ids) = self.partial_outage_ids.remove(&(si, start)) {
+            outages.merge(WindowOutages {
+                ms: Vec::new(),
+                ids,
+            });
+        }
+        for &(cell, ms) in &outages.ms {
+            let idx = cell as usize;
+            if cell_accs.len() <= idx {
+                cell_accs.resize_with(ncells.max(idx + 1), Acc::default);
+            }
+            if let Some(acc) = cell_accs.get_mut(idx) {
+                acc.outage_ms = acc.outage_ms.max(ms);
+            }
+        }
+        let outage_ids = outages.ids;
+        if self.shard {
+            self.stats.windows_emitted += 1;
+            return match self.partial_of(window_ms, start, cell_accs, &outage_ids) {
+                Some(p) => out.partial(&p),
+                None => Ok(()),
+            };
+        }
+        let level_accs = self.roll_up(&cell_accs);
+        for table in &mut self.levels {
+            table.refresh_order(&self.cells);
+        }
+        let slot = baseline::Slot::of(start, &self.baselines.timezone);
+        let sleep = self.baselines.judge_cells(si, slot, &cell_accs);
+        self.baselines.learned(si, end);
+        // The rules of each level watching this size.
+        let mut rules_at: Vec<Vec<usize>> = vec![Vec::new(); self.levels.len()];
+        for (ri, r) in self.thresholds.rules().iter().enumerate() {
+            if r.window_index == si
+                && let Some(at) = rules_at.get_mut(r.level_index)
+            {
+                at.push(ri);
+            }
+        }
+        let empty = Acc::default();
+        let no_outages: Vec<String> = Vec::new();
+        let mut group: Vec<(Dim, &str)> = Vec::with_capacity(5);
+        for ((li, table), rules) in self.levels.iter().enumerate().zip(&rules_at) {
+            let accs = if table.per_cell {
+                &cell_accs
+            } else {
+                &level_accs[li]
+            };
+            let outages = if !rules.is_empty() && !outage_ids.is_empty() {
+                evaluate::outages_by_group(table, &outage_ids)
+            } else {
+                Default::default()
+            };
+            for &g in table.order() {
+                let acc = accs.get(g as usize).unwrap_or(&empty);
+                let inventory_cells = table.inventory_cells(g);
+                if inventory_cells == 0 && acc.records == 0 {
+                    continue;
+                }
+                let ctx = GroupContext {
+                    window_ms,
+                    inventory_cells,
+                };
+                group.clear();
+                group.extend(table.group_values(g, &self.cells));
+                let record = KpiRecord {
+                    window_start: start,
+                    window_end: end,
+                    level: &table.name,
+                    group: &group,
+                    values: Kpi::ALL.map(|k| k.value(acc, ctx)),
+                    pooling_samples: crate::kpi::pooling_samples(acc, ctx),
+                    acc: Some(acc),
+                    inventory_cells,
+                };
+                out.kpi(&record)?;
+                self.stats.kpi_records += 1;
+                if rules.is_empty() {
+                    continue;
+                }
+                let w = GroupWindow {
+                    group_index: g,
+                    table,
+                    group: &group,
+                    acc,
+                    ctx,
+                    values: &record.values,
+                    start,
+                    end,
+                    slot,
+                    sleep: sleep.as_deref(),
+                    outages: outages.get(&g).unwrap_or(&no_outages),
+                };
+                let stats = &mut self.stats;
+                evaluate::evaluate_group(
+                    &mut self.thresholds,
+                    &mut self.baselines,
+                    &self.cells,
+                    rules,
+                    &w,
+                    |event| {
+                        stats.breach_events += 1;
+                        out.breach(event)
+                    },
+                )?;
+            }
+        }
+        self.stats.windows_emitted += 1;
+        out.window_closed(start, end)
+    }
+
+    /// The accumulators of every non-cell level, rolled up from the cells (finest first).
+    fn roll_up(&self, cell_accs: &[Acc]) -> Vec<Vec<Acc>> {
+        let mut level_accs: Vec<Vec<Acc>> = (0..self.levels.len()).map(|_| Vec::new()).collect();
+        for &(li, source) in &self.rollup {
+            let table = &self.levels[li];
+            let mut accs = vec![Acc::default(); table.len()];
+            let (src_accs, src_table) = match source {
+                None => (cell_accs, None),
+                Some(s) => (level_accs[s].as_slice(), Some(&self.levels[s])),
+            };
+            for (g, acc) in src_accs.iter().enumerate() {
+                if acc.records == 0 && acc.outage_ms == 0 {
+                    continue;
+                }
+                let cell = src_table.map_or(g as u32, |t| t.rep_cell(g as u32));
+                accs[table.group_of(cell) as usize].merge(acc);
+            }
+            level_accs[li] = accs;
+        }
+        level_accs
+    }
+}
