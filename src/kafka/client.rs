@@ -47,8 +47,8 @@ pub type QuietConsumer = BaseConsumer<QuietContext>;
 #[derive(Debug, thiserror::Error)]
 pub struct KafkaOpError {
     pub doing: String,
-    #[source]
-    pub source: KafkaCause,
+    /// Shown in this error's own text (not as a separate `source()`), so it is printed once.
+    pub cause: KafkaCause,
 }
 
 /// What made a Kafka operation fail: the client's error, no answer in time, or a local step
@@ -75,7 +75,7 @@ impl KafkaCause {
 
 impl std::fmt::Display for KafkaOpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = format!("{}: {}", self.doing, self.source);
+        let text = format!("{}: {}", self.doing, self.cause);
         f.write_str(&crate::config::secrets::redact(&text))
     }
 }
@@ -148,7 +148,7 @@ pub fn check_properties(k: &KafkaSettings) -> Vec<PropertyProblem> {
 pub fn ctx<T>(r: Result<T, KafkaError>, doing: impl FnOnce() -> String) -> Result<T, KafkaOpError> {
     r.map_err(|source| KafkaOpError {
         doing: doing(),
-        source: source.into(),
+        cause: source.into(),
     })
 }
 
@@ -232,7 +232,7 @@ pub fn ensure_topics(
         .build()
         .map_err(|e| KafkaOpError {
             doing: "starting a runtime for topic creation".into(),
-            source: KafkaCause::Local(e.to_string()),
+            cause: KafkaCause::Local(e.to_string()),
         })?;
     let results = ctx(
         runtime.block_on(admin.create_topics(&new, &AdminOptions::new())),
@@ -244,7 +244,7 @@ pub fn ensure_topics(
         {
             return Err(KafkaOpError {
                 doing: format!("creating topic {topic}"),
-                source: KafkaError::AdminOp(code).into(),
+                cause: KafkaError::AdminOp(code).into(),
             });
         }
     }
@@ -325,7 +325,7 @@ pub fn read_each(
         if Instant::now() > deadline {
             return Err(KafkaOpError {
                 doing: format!("reading {topic} to its end"),
-                source: KafkaCause::TimedOut(Duration::from_secs(60)),
+                cause: KafkaCause::TimedOut(Duration::from_secs(60)),
             });
         }
         match consumer.poll(Duration::from_millis(200)) {
@@ -336,7 +336,7 @@ pub fn read_each(
             Some(Err(e)) => {
                 return Err(KafkaOpError {
                     doing: format!("reading {topic}"),
-                    source: e.into(),
+                    cause: e.into(),
                 });
             }
             Some(Ok(m)) => {

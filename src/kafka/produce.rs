@@ -35,7 +35,7 @@ pub fn produce_traffic(
         .collect::<Result<_, _>>()
         .map_err(|e| KafkaOpError {
             doing: "building Avro writers".into(),
-            source: KafkaCause::Local(e.to_string()),
+            cause: KafkaCause::Local(e.to_string()),
         })?;
     let mut n = 0u64;
     let started = Instant::now();
@@ -52,7 +52,7 @@ pub fn produce_traffic(
                     .write_value_to_vec(event_value(ev))
                     .map_err(|e| KafkaOpError {
                         doing: "encoding a record".into(),
-                        source: KafkaCause::Local(e.to_string()),
+                        cause: KafkaCause::Local(e.to_string()),
                     })?;
                 (&k.input_topics[si], ev.cell_id().to_string(), bytes)
             }
@@ -75,7 +75,7 @@ pub fn produce_traffic(
                 Err((e, _)) => {
                     return Err(KafkaOpError {
                         doing: format!("producing to {topic}"),
-                        source: e.into(),
+                        cause: e.into(),
                     });
                 }
             }

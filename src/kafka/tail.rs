@@ -57,7 +57,7 @@ fn assign(consumer: &QuietConsumer, topic: &str, offset: Offset) -> Result<(), K
 fn timed_out(topic: &str, what: &str) -> KafkaOpError {
     KafkaOpError {
         doing: format!("{what} of {topic}"),
-        source: KafkaCause::TimedOut(WINDOW_DEADLINE),
+        cause: KafkaCause::TimedOut(WINDOW_DEADLINE),
     }
 }
 
@@ -78,7 +78,7 @@ fn high_watermark(consumer: &QuietConsumer, topic: &str) -> Result<i64, KafkaOpE
             Some(Err(e)) => {
                 return Err(KafkaOpError {
                     doing: format!("reading the end of {topic}"),
-                    source: e.into(),
+                    cause: e.into(),
                 });
             }
             None => {}
@@ -120,7 +120,7 @@ fn read_range(
             Some(Err(e)) => {
                 return Err(KafkaOpError {
                     doing: format!("reading {topic}"),
-                    source: e.into(),
+                    cause: e.into(),
                 });
             }
             None => {}

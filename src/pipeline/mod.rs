@@ -134,7 +134,7 @@ impl PipelineError {
         let PipelineError::Kafka(e) = self else {
             return false;
         };
-        let Some(client) = e.source.client() else {
+        let Some(client) = e.cause.client() else {
             return false;
         };
         let code = match client {

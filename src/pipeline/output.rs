@@ -94,7 +94,7 @@ impl<'a> KafkaOutput<'a> {
                 Err((e, r)) => {
                     return Err(KafkaOpError {
                         doing: format!("producing to {}", r.topic),
-                        source: e.into(),
+                        cause: e.into(),
                     });
                 }
             }
@@ -148,7 +148,7 @@ impl<'a> KafkaOutput<'a> {
         }
         match self.send(record(topic, key, payload, headers.clone())) {
             Err(e)
-                if e.source.client().is_some_and(is_too_large)
+                if e.cause.client().is_some_and(is_too_large)
                     && payload.len() > DEAD_LETTER_KEPT =>
             {
                 // The broker would refuse the whole record: keep its first bytes and say so.

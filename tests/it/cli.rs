@@ -198,7 +198,29 @@ fn gen_then_replay_end_to_end_is_deterministic() {
     // An input that does not exist is an error naming it.
     let o = replay_in(d, "nope.jsonl", "three", &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("nope.jsonl"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("nope.jsonl"), "{stderr}");
+    // The error is printed once, and log lines to a pipe carry no terminal colour codes.
+    assert_eq!(stderr.matches("nope.jsonl").count(), 1, "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
+
+#[test]
+fn a_bad_http_address_on_the_command_line_is_refused_by_name() {
+    let o = Command::new(env!("CARGO_BIN_EXE_netkpi"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--config",
+            "config/netkpi.toml",
+            "--http-address",
+            "port9",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("--http-address `port9` is not host:port"), "{t}");
 }
 
 #[test]
@@ -305,7 +327,7 @@ fn check_config_never_prints_secrets() {
 fn demo_runs_the_whole_pipeline_in_process_and_stops_cleanly() {
     let o = Command::new(env!("CARGO_BIN_EXE_netkpi"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["demo", "--for", "12s", "--speedup", "120", "--rate", "60"])
+        .args(["demo", "--for", "20s", "--speedup", "120", "--rate", "60"])
         .output()
         .expect("run demo");
     let t = text(&o);
@@ -322,9 +344,10 @@ fn the_endpoint_serves_kpi_and_health_metrics_that_promtool_accepts() {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_netkpi"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NETKPI__HTTP__ADDRESS", format!("127.0.0.1:{port}"))
         .env("NETKPI__PROMETHEUS__LEVELS", "region;network")
         .args(["demo", "--for", "30s", "--speedup", "120", "--rate", "60"])
+        // The port on the command line: several instances on one host each take their own.
+        .args(["--http-address", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
