@@ -3,11 +3,9 @@
 //! letters as JSON Lines. Nothing here reads the clock, so the same input and configuration
 //! always give the same bytes.
 
-use crate::engine::{Engine, Ingested};
-use crate::model::Stream;
-use crate::model::validate::Reason;
+use crate::engine::{Disposition, Engine};
 use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
-use crate::source::{DeadLetter, ReadLimits, SourceError, read_file};
+use crate::source::{ReadLimits, SourceError, read_file};
 use crate::telemetry::Counters;
 use std::io::Write;
 use std::path::PathBuf;
@@ -80,22 +78,13 @@ pub fn replay<K: Write, B: Write, D: Write>(
             }
             let letter = match &item.event {
                 Err(reject) => Some(item.dead_letter(reject)),
-                Ok(ev) => match engine.ingest_and_advance(ev, &mut out)? {
-                    Ingested::Aggregated | Ingested::Ignored => None,
-                    Ingested::Rejected(reject) => Some(item.dead_letter(&reject)),
-                    Ingested::Late if ev.stream() == Stream::Outage => {
+                Ok(ev) => match engine.ingest_and_advance(ev, &mut out)?.disposition(ev) {
+                    Disposition::Kept => None,
+                    Disposition::LateOutage => {
                         counters.late_outage_records += 1;
                         None
                     }
-                    Ingested::Late => Some(DeadLetter {
-                        reason: Reason::Late,
-                        detail: format!(
-                            "event_time {} is in a window the watermark already closed",
-                            ev.event_time()
-                        ),
-                        source: item.source.to_string(),
-                        payload: item.payload.to_payload(),
-                    }),
+                    Disposition::DeadLetter(reject) => Some(item.dead_letter(&reject)),
                 },
             };
             if let Some(letter) = letter {

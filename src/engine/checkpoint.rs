@@ -214,10 +214,16 @@ impl Engine {
     /// Restores baselines saved by [`Engine::baselines_checkpoint`] (also apart from the rest).
     pub fn restore_baselines(&mut self, cp: &BaselinesCheckpoint) {
         for saved in &cp.sleep {
-            let Some(si) = self.sizes.iter().position(|s| s.size_ms == saved.size_ms) else {
+            let Some(size_index) = self.sizes.iter().position(|s| s.size_ms == saved.size_ms)
+            else {
                 continue;
             };
-            let Some(watch) = self.baselines.sleep.iter_mut().find(|w| w.size_index == si) else {
+            let Some(watch) = self
+                .baselines
+                .sleep
+                .iter_mut()
+                .find(|w| w.size_index == size_index)
+            else {
                 continue; // No sleeping-cell rule watches this size any more.
             };
             for (id, series) in &saved.cells {

@@ -21,21 +21,24 @@ impl Engine {
                 .sizes
                 .iter()
                 .enumerate()
-                .filter_map(|(si, s)| s.next_end().map(|end| (end, si, s.size_ms)))
+                .filter_map(|(size_index, s)| s.next_end().map(|end| (end, size_index, s.size_ms)))
                 .filter(|&(end, _, size)| closable(size, end))
                 .min();
-            let Some((_, si, _)) = next else { break };
+            let Some((_, size_index, _)) = next else {
+                break;
+            };
             let horizon = self
                 .watermark
-                .map_or(i64::MAX, |wm| self.sizes[si].start_of(wm));
-            if let Some((from, to)) = self.sizes[si].skip_gap(self.max_gap_ms, horizon) {
-                let size_ms = self.sizes[si].size_ms;
-                self.stats.skipped_windows[si] += u64::try_from((to - from) / size_ms).unwrap_or(0);
+                .map_or(i64::MAX, |wm| self.sizes[size_index].start_of(wm));
+            if let Some((from, to)) = self.sizes[size_index].skip_gap(self.max_gap_ms, horizon) {
+                let size_ms = self.sizes[size_index].size_ms;
+                self.stats.skipped_windows[size_index] +=
+                    u64::try_from((to - from) / size_ms).unwrap_or(0);
                 out.windows_skipped(size_ms, from, to)?;
                 continue;
             }
-            let (start, accs) = self.sizes[si].pop_front();
-            self.close_window(si, start, accs, out)?;
+            let (start, accs) = self.sizes[size_index].pop_front();
+            self.close_window(size_index, start, accs, out)?;
         }
         self.forget_silent_unknown_cells(out)?;
         let prune = self
@@ -51,19 +54,19 @@ impl Engine {
 
     fn close_window<O: Output>(
         &mut self,
-        si: usize,
+        size_index: usize,
         start: i64,
         mut cell_accs: Vec<Acc>,
         out: &mut O,
     ) -> Result<(), O::Error> {
-        let window_ms = self.sizes[si].size_ms;
+        let window_ms = self.sizes[size_index].size_ms;
         let end = start + window_ms;
         let ncells = self.cells.len();
         let mut outages = self.outages.in_window(start, end);
         if !self.shard_outages.is_empty() {
-            outages.merge(self.unclosed_shard_outages(si, start, end));
+            outages.merge(self.unclosed_shard_outages(size_index, start, end));
         }
-        if let Some(ids) = self.partial_outage_ids.remove(&(si, start)) {
+        if let Some(ids) = self.partial_outage_ids.remove(&(size_index, start)) {
             outages.merge(WindowOutages {
                 ms: Vec::new(),
                 ids,
@@ -91,12 +94,12 @@ impl Engine {
             table.refresh_order(&self.cells);
         }
         let slot = baseline::Slot::of(start, &self.baselines.timezone);
-        let sleep = self.baselines.judge_cells(si, slot, &cell_accs);
-        self.baselines.learned(si, end);
+        let sleep = self.baselines.judge_cells(size_index, slot, &cell_accs);
+        self.baselines.learned(size_index, end);
         // The rules of each level watching this size.
         let mut rules_at: Vec<Vec<usize>> = vec![Vec::new(); self.levels.len()];
         for (ri, r) in self.thresholds.rules().iter().enumerate() {
-            if r.window_index == si
+            if r.window_index == size_index
                 && let Some(at) = rules_at.get_mut(r.level_index)
             {
                 at.push(ri);

@@ -54,7 +54,7 @@ impl Baselines {
         value_sizes.dedup();
         let sleep = sizes
             .into_iter()
-            .map(|si| SleepWatch::new(si, cells.inventory_len(), settings))
+            .map(|size_index| SleepWatch::new(size_index, cells.inventory_len(), settings))
             .collect::<Vec<_>>();
         Baselines {
             settings,
@@ -72,18 +72,25 @@ impl Baselines {
         }
     }
 
-    /// Notes that a window of size `si` ending at `end` was judged and learned, when a rule
+    /// Notes that a window of size `size_index` ending at `end` was judged and learned, when a rule
     /// with a baseline watches that size.
-    pub fn learned(&mut self, si: usize, end: i64) {
-        if self.value_sizes.contains(&si) || self.sleep.iter().any(|w| w.size_index == si) {
+    pub fn learned(&mut self, size_index: usize, end: i64) {
+        if self.value_sizes.contains(&size_index)
+            || self.sleep.iter().any(|w| w.size_index == size_index)
+        {
             self.version = Some(self.version.map_or(end, |v| v.max(end)));
         }
     }
 
-    /// Judges the cells of a closing window of size `si` (`None`: no sleeping rule watches it).
-    pub fn judge_cells(&mut self, si: usize, slot: Slot, accs: &[Acc]) -> Option<Vec<Sleep>> {
+    /// Judges the cells of a closing window of size `size_index` (`None`: no sleeping rule watches it).
+    pub fn judge_cells(
+        &mut self,
+        size_index: usize,
+        slot: Slot,
+        accs: &[Acc],
+    ) -> Option<Vec<Sleep>> {
         let (settings, sleeping) = (self.settings, self.sleeping);
-        let watch = self.sleep.iter_mut().find(|w| w.size_index == si)?;
+        let watch = self.sleep.iter_mut().find(|w| w.size_index == size_index)?;
         Some(watch.close_window(slot, accs, &self.peers, settings, sleeping))
     }
 

@@ -56,6 +56,37 @@ pub enum Ingested {
     Rejected(Reject),
 }
 
+/// What becomes of a record after the engine took it: the one classification `replay` and
+/// `run` share, so that the two cannot count or dead-letter differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Counted where it belongs (or, an outage already open, nowhere): nothing to report.
+    Kept,
+    /// An outage record late for a window: it still moved the outage state, so it is counted
+    /// (`late_outage_records`), not dead-lettered.
+    LateOutage,
+    /// A dead letter, with its reason and detail.
+    DeadLetter(Reject),
+}
+
+impl Ingested {
+    /// What becomes of record `ev`, which the engine answered with `self`.
+    pub fn disposition(self, ev: &Event) -> Disposition {
+        match self {
+            Ingested::Aggregated | Ingested::Ignored => Disposition::Kept,
+            Ingested::Late if ev.stream() == Stream::Outage => Disposition::LateOutage,
+            Ingested::Late => Disposition::DeadLetter(Reject::new(
+                Reason::Late,
+                format!(
+                    "event_time {} is in a window the watermark already closed",
+                    ev.event_time()
+                ),
+            )),
+            Ingested::Rejected(reject) => Disposition::DeadLetter(reject),
+        }
+    }
+}
+
 /// Counters the engine keeps about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {
@@ -335,9 +366,9 @@ impl Engine {
         };
         self.stats.records[stream_idx] += 1;
         let mut late = false;
-        for (si, size) in self.sizes.iter_mut().enumerate() {
+        for (size_index, size) in self.sizes.iter_mut().enumerate() {
             let Some(window) = size.window_for(t, self.watermark) else {
-                self.stats.late[si] += 1;
+                self.stats.late[size_index] += 1;
                 late = true;
                 continue;
             };

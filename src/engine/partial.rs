@@ -37,7 +37,7 @@ impl Engine {
     /// Merges a shard's partial into the open window it belongs to. A window already emitted
     /// rejects it (a shard that fell behind the others by more than the watermark allowed).
     pub fn ingest_partial(&mut self, p: &Partial) -> Result<(), PartialError> {
-        let si = self
+        let size_index = self
             .sizes
             .iter()
             .position(|s| s.size_ms == p.size_ms)
@@ -55,14 +55,17 @@ impl Engine {
             })
             .collect();
         let ncells = self.cells.len();
-        let window = self.sizes[si]
+        let window = self.sizes[size_index]
             .window_for(p.start, self.watermark)
             .ok_or(PartialError::Late(p.start, p.size_ms))?;
         for (&cell, (_, acc)) in cells.iter().zip(&p.cells) {
             cell_acc(window, cell, ncells).merge(acc);
         }
         if !p.outage_ids.is_empty() {
-            let ids = self.partial_outage_ids.entry((si, p.start)).or_default();
+            let ids = self
+                .partial_outage_ids
+                .entry((size_index, p.start))
+                .or_default();
             for (cell, id) in &p.outage_ids {
                 if let Some(idx) = self.cells.get(cell) {
                     ids.push((idx, id.as_str().into()));

@@ -65,21 +65,26 @@ impl Engine {
     /// `start` (so a partial of it arriving now is a copy of one it sent before) — also a
     /// window it closed at the end of its input, ahead of its watermark.
     pub fn shard_closed(&self, shard: i32, size_ms: i64, start: i64) -> bool {
-        let Some(si) = self.sizes.iter().position(|s| s.size_ms == size_ms) else {
+        let Some(size_index) = self.sizes.iter().position(|s| s.size_ms == size_ms) else {
             return false;
         };
         self.shard_outages
             .get(&shard)
-            .and_then(|s| s.fronts.get(si).copied().flatten())
+            .and_then(|s| s.fronts.get(size_index).copied().flatten())
             .is_some_and(|front| front > start)
     }
 
-    /// Merger: the outages in `[start, end)` (window size `si`) of the cells of shards that
+    /// Merger: the outages in `[start, end)` (window size `size_index`) of the cells of shards that
     /// have not closed that window.
-    pub(super) fn unclosed_shard_outages(&self, si: usize, start: i64, end: i64) -> WindowOutages {
+    pub(super) fn unclosed_shard_outages(
+        &self,
+        size_index: usize,
+        start: i64,
+        end: i64,
+    ) -> WindowOutages {
         let unclosed = self.shard_outages.values().filter(|s| {
             s.fronts
-                .get(si)
+                .get(size_index)
                 .copied()
                 .flatten()
                 .is_none_or(|front| front <= start)

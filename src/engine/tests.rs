@@ -180,6 +180,25 @@ fn late_records_are_not_aggregated() {
     );
     assert_eq!(r[3], Ingested::Late);
     assert_eq!(r[4], Ingested::Late);
+    // A late call is a dead letter naming its event time (replay and run alike).
+    match r[3]
+        .clone()
+        .disposition(&call(9 * MIN, "A1", CallOutcome::Answered))
+    {
+        Disposition::DeadLetter(reject) => {
+            assert_eq!(reject.reason, crate::model::validate::Reason::Late);
+            assert!(
+                reject.detail.contains(&(9 * MIN).to_string()),
+                "{}",
+                reject.detail
+            );
+        }
+        other => panic!("late call: {other:?}"),
+    }
+    assert_eq!(
+        Ingested::Aggregated.disposition(&call(0, "A1", CallOutcome::Answered)),
+        Disposition::Kept
+    );
     e.finish(&mut out).unwrap_or_else(|e| match e {});
     assert_eq!(out.windows("network"), vec![0, 5 * MIN, 10 * MIN]);
     assert_eq!(
@@ -310,6 +329,9 @@ fn late_outage_records_still_change_state_for_open_windows() {
         ],
     );
     assert_eq!(r[2], Ingested::Late);
+    // Counted as a late outage record, not dead-lettered (it changed the outage state).
+    let down = outage(4 * MIN, "A1", "o1", OutageState::Down, None);
+    assert_eq!(r[2].clone().disposition(&down), Disposition::LateOutage);
     e.finish(&mut out).unwrap_or_else(|e| match e {});
     let w2 = out.find(10 * MIN, "cell", "A1").unwrap();
     assert_eq!(real(w2, Kpi::OutageSeconds), Some(300.0));

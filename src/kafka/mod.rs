@@ -4,7 +4,7 @@
 pub mod client;
 pub mod codec;
 pub mod datum;
+pub mod high_watermark;
 pub mod produce;
 pub mod registry;
 pub mod tail;
-pub mod watermarks;

@@ -29,7 +29,7 @@ pub fn produce_traffic(
             .create(),
         || "creating the traffic producer".into(),
     )?;
-    let writers: Vec<GenericDatumWriter<'static>> = [Stream::Call, Stream::Session, Stream::Outage]
+    let writers: Vec<GenericDatumWriter<'static>> = Stream::ALL
         .into_iter()
         .map(|s| GenericDatumWriter::builder(input_schema(s)).build())
         .collect::<Result<_, _>>()
@@ -43,18 +43,14 @@ pub fn produce_traffic(
     for item in generator {
         let (topic, key, value) = match &item {
             GenItem::Event(ev) => {
-                let si = match ev.stream() {
-                    Stream::Call => 0,
-                    Stream::Session => 1,
-                    Stream::Outage => 2,
-                };
-                let bytes = writers[si]
+                let stream = ev.stream().index();
+                let bytes = writers[stream]
                     .write_value_to_vec(event_value(ev))
                     .map_err(|e| KafkaOpError {
                         doing: "encoding a record".into(),
                         cause: KafkaCause::Local(e.to_string()),
                     })?;
-                (&k.input_topics[si], ev.cell_id().to_string(), bytes)
+                (&k.input_topics[stream], ev.cell_id().to_string(), bytes)
             }
             GenItem::Bad(line) => (
                 &k.input_topics[0],

@@ -232,14 +232,13 @@ impl InputDecoders {
         }
     }
 
-    /// Decodes and validates one record of input stream `si` (0 calls, 1 sessions, 2 outages).
+    /// Decodes and validates one record of input `stream`.
     pub fn decode(
         &mut self,
-        si: usize,
         stream: Stream,
         bytes: &[u8],
     ) -> Result<Result<Event, Reject>, RegistryUnavailable> {
-        match (self.framing.get(si), self.registry.as_mut()) {
+        match (self.framing.get(stream.index()), self.registry.as_mut()) {
             (Some(Framing::Confluent), Some(registry)) => registry.decode(stream, bytes),
             _ => Ok(datum::decode(stream, bytes)),
         }

@@ -8,7 +8,7 @@
 //! Kafka-protocol brokers answer wrongly).
 
 use super::client::{KafkaCause, KafkaOpError, QuietConsumer, TopicRecord, ctx, topic_reader};
-use super::watermarks::cached_high;
+use super::high_watermark::cached_high;
 use crate::config::KafkaSettings;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;

@@ -208,7 +208,7 @@ pub enum Event {
 }
 
 /// Which of the three input streams a record belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stream {
     Call,
     Session,
@@ -216,6 +216,14 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// The three streams, in the order of `kafka.input_topics` and of per-stream arrays.
+    pub const ALL: [Stream; 3] = [Stream::Call, Stream::Session, Stream::Outage];
+
+    /// Position in [`Stream::ALL`] (and in `kafka.input_topics`).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The `"type"` value of the JSON Lines form.
     pub fn as_str(self) -> &'static str {
         match self {

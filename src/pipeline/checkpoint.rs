@@ -127,8 +127,8 @@ pub(super) fn commit(
         };
         let low_water = parts.low_water(*id).unwrap_or(progress.next_offset);
         // While a partition is still re-reading, the engine's state already covers everything
-        // up to `replay_until`: that, not the read position, is where new records begin.
-        let resume_until = progress.next_offset.max(progress.replay_until);
+        // up to `resume_until`: that, not the read position, is where new records begin.
+        let resume_until = progress.next_offset.max(progress.resume_until);
         cps.push(PartitionCheckpoint {
             topic: topic.clone(),
             partition: id.1,

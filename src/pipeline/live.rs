@@ -4,16 +4,16 @@
 use super::checkpoint::commit;
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
-use super::{PipelineError, RunSummary, STREAMS};
-use crate::engine::{Engine, Ingested};
+use super::{PipelineError, RunSummary};
+use crate::engine::{Disposition, Engine, Ingested};
 use crate::model::Stream;
-use crate::model::validate::{Reason, Reject};
+use crate::model::validate::Reason;
 use rdkafka::producer::BaseProducer;
 use std::time::Instant;
 
 /// A new record held back while other partitions re-read.
 pub(super) struct Pending {
-    pub(super) stream: usize,
+    pub(super) stream: Stream,
     pub(super) topic: String,
     pub(super) partition: i32,
     pub(super) offset: i64,
@@ -42,7 +42,7 @@ impl Live<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn process(
         &mut self,
-        si: usize,
+        stream: Stream,
         topic: &str,
         partition: i32,
         offset: i64,
@@ -50,9 +50,9 @@ impl Live<'_> {
         payload: &[u8],
         now: Instant,
     ) -> Result<(), PipelineError> {
-        let id = (si, partition);
-        let decoded = self.decoders.decode(si, STREAMS[si], payload)?;
-        if self.parts.is_replay(id, offset) {
+        let id = (stream, partition);
+        let decoded = self.decoders.decode(stream, payload)?;
+        if self.parts.is_reread(id, offset) {
             if let Ok(ev) = &decoded {
                 self.engine.reingest(ev);
                 track_feeds(&mut self.parts, &self.engine, ev, id, offset);
@@ -67,7 +67,7 @@ impl Live<'_> {
         }
         self.summary.counters.records_read += 1;
         self.dirty = true;
-        if let Some(c) = self.records_counters.get(si) {
+        if let Some(c) = self.records_counters.get(stream.index()) {
             c.inc();
         }
         let source = || {
@@ -87,29 +87,25 @@ impl Live<'_> {
             }
             Ok(ev) => ev,
         };
-        match self.engine.ingest(&ev) {
-            Ingested::Rejected(reject) => {
-                self.count_dead(reject.reason);
-                self.out.dead_letter(&reject, source(), payload)?;
-                self.parts.read(id, offset, None, now);
-                return Ok(());
-            }
-            Ingested::Late if ev.stream() == Stream::Outage => {
+        let ingested = self.engine.ingest(&ev);
+        // A record the engine refused moved nothing: it feeds no window.
+        let refused = matches!(ingested, Ingested::Rejected(_));
+        match ingested.disposition(&ev) {
+            Disposition::Kept => {}
+            Disposition::LateOutage => {
                 self.summary.counters.late_outage_records += 1;
                 if let Some(m) = self.out.metrics() {
                     m.late_outage_records.inc();
                 }
             }
-            Ingested::Late => {
-                self.count_dead(Reason::Late);
-                let detail = format!(
-                    "event_time {} is in a window the watermark already closed",
-                    ev.event_time()
-                );
-                self.out
-                    .dead_letter(&Reject::new(Reason::Late, detail), source(), payload)?;
+            Disposition::DeadLetter(reject) => {
+                self.count_dead(reject.reason);
+                self.out.dead_letter(&reject, source(), payload)?;
             }
-            Ingested::Aggregated | Ingested::Ignored => {}
+        }
+        if refused {
+            self.parts.read(id, offset, None, now);
+            return Ok(());
         }
         track_feeds(&mut self.parts, &self.engine, &ev, id, offset);
         self.parts.read(id, offset, Some(ev.event_time()), now);
@@ -129,7 +125,7 @@ impl Live<'_> {
         group: &rdkafka::consumer::ConsumerGroupMetadata,
         ids: &[(PartitionId, String)],
     ) -> Result<(), PipelineError> {
-        self.parts.emitted(&self.engine.fronts());
+        self.parts.forget_emitted(&self.engine.fronts());
         let committed = commit(
             producer,
             group,

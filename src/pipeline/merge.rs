@@ -85,33 +85,33 @@ impl Merge {
         self.progress.insert(p.shard, p);
     }
 
-    /// Takes the record of the partials topic at `offset` (`replay`: below the checkpointed
+    /// Takes the record of the partials topic at `offset` (`reread`: below the checkpointed
     /// position, it only rebuilds open windows). Returns why it is a dead letter, if it is.
     fn take(
         &mut self,
         engine: &mut Engine,
         payload: &[u8],
         offset: i64,
-        replay: bool,
+        reread: bool,
     ) -> Option<Reject> {
-        self.dirty |= !replay;
+        self.dirty |= !reread;
         let message = match ShardMessage::decode(payload) {
             Ok(m) => m,
             Err(e) => {
                 let detail = format!("not a shard message: {e}");
-                return (!replay).then(|| Reject::new(Reason::Malformed, detail));
+                return (!reread).then(|| Reject::new(Reason::Malformed, detail));
             }
         };
         match message {
             ShardMessage::Partial(shard, p) => {
-                self.take_partial(engine, shard, 0, p, offset, replay)
+                self.take_partial(engine, shard, 0, p, offset, reread)
             }
             ShardMessage::PartialPart {
                 shard,
                 part,
                 partial,
-            } => self.take_partial(engine, shard, part, partial, offset, replay),
-            ShardMessage::Progress(p) if !replay => {
+            } => self.take_partial(engine, shard, part, partial, offset, reread),
+            ShardMessage::Progress(p) if !reread => {
                 let before = merged_watermark(self.shards, &self.progress);
                 let at = p.advanced_at_ms;
                 self.progress_of(p);
@@ -122,7 +122,7 @@ impl Merge {
                 None
             }
             ShardMessage::Progress(_) => None,
-            ShardMessage::Outages(o) if !replay => {
+            ShardMessage::Outages(o) if !reread => {
                 engine.take_shard_outages(o);
                 None
             }
@@ -138,7 +138,7 @@ impl Merge {
         part: u32,
         p: Partial,
         offset: i64,
-        replay: bool,
+        reread: bool,
     ) -> Option<Reject> {
         if !self.seen.insert((shard, p.size_ms, p.start, part)) {
             tracing::debug!(
@@ -155,7 +155,7 @@ impl Merge {
                 None
             }
             Err(_)
-                if replay
+                if reread
                     || duplicate(&self.progress, shard, &p)
                     || engine.shard_closed(shard, p.size_ms, p.start) =>
             {
@@ -169,7 +169,7 @@ impl Merge {
     }
 
     /// Forgets what emitted windows needed.
-    fn emitted(&mut self, engine: &Engine, sizes: &[i64]) {
+    fn forget_emitted(&mut self, engine: &Engine, sizes: &[i64]) {
         let fronts = engine.fronts();
         let front = |size: i64| {
             sizes
@@ -479,7 +479,7 @@ fn commit(
     key: &str,
     settings: &Settings,
 ) -> Result<usize, PipelineError> {
-    merge.emitted(engine, &settings.window_sizes_ms);
+    merge.forget_emitted(engine, &settings.window_sizes_ms);
     let mut saved = engine.checkpoint();
     // Re-read partials rebuild the open windows whole, outage counts included.
     for size in &mut saved.sizes {

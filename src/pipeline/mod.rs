@@ -64,7 +64,6 @@ pub use checkpoint::{Checkpoint, PartitionCheckpoint};
 use crate::clock::wall_ms;
 use crate::config::KafkaSettings;
 use crate::kafka::client::{KafkaOpError, QuietConsumer, QuietContext, base_config, ctx};
-use crate::model::Stream;
 use crate::telemetry::Counters;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -73,7 +72,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-const STREAMS: [Stream; 3] = [Stream::Call, Stream::Session, Stream::Outage];
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why `netkpi run` stopped with an error.

@@ -8,11 +8,12 @@
 //! mode, or when it has been silent for `idle_timeout` while streaming. A partition that never
 //! delivered a record holds it back (as `None`) until then.
 
+use crate::model::Stream;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// One input partition: (stream index 0..3, partition number).
-pub type PartitionId = (usize, i32);
+/// One input partition: (its stream, partition number).
+pub type PartitionId = (Stream, i32);
 
 /// Progress of one partition.
 #[derive(Debug, Clone)]
@@ -20,7 +21,7 @@ pub struct Progress {
     /// Next offset to read.
     pub next_offset: i64,
     /// Offsets below this were processed before the last restart: re-read, not re-emitted.
-    pub replay_until: i64,
+    pub resume_until: i64,
     /// Largest event time read (watermark).
     pub max_event_time: Option<i64>,
     /// At the end of the partition (as of the last fetch).
@@ -41,7 +42,7 @@ impl Progress {
     /// Idle for `idle`, or (with `exit_at_end`) at its end and done re-reading.
     fn inactive(&self, idle: Duration, exit_at_end: bool, now: Instant) -> bool {
         if exit_at_end {
-            self.at_end && self.next_offset >= self.replay_until
+            self.at_end && self.next_offset >= self.resume_until
         } else {
             now.duration_since(self.last_record) >= idle
         }
@@ -54,7 +55,7 @@ impl Partitions {
         &mut self,
         id: PartitionId,
         offset: i64,
-        replay_until: i64,
+        resume_until: i64,
         max_event_time: Option<i64>,
         now: Instant,
     ) {
@@ -62,7 +63,7 @@ impl Partitions {
             id,
             Progress {
                 next_offset: offset,
-                replay_until,
+                resume_until,
                 max_event_time,
                 at_end: false,
                 last_record: now,
@@ -94,8 +95,8 @@ impl Partitions {
     }
 
     /// Whether `offset` of `id` is a re-read of an already processed record.
-    pub fn is_replay(&self, id: PartitionId, offset: i64) -> bool {
-        self.parts.get(&id).is_some_and(|p| offset < p.replay_until)
+    pub fn is_reread(&self, id: PartitionId, offset: i64) -> bool {
+        self.parts.get(&id).is_some_and(|p| offset < p.resume_until)
     }
 
     /// A number that grows while re-reading makes progress (the sum of the next offsets).
@@ -107,11 +108,13 @@ impl Partitions {
     pub fn rereading(&self) -> String {
         self.parts
             .iter()
-            .filter(|(_, p)| p.next_offset < p.replay_until)
+            .filter(|(_, p)| p.next_offset < p.resume_until)
             .map(|((s, part), p)| {
                 format!(
-                    "input {s}/{part} at offset {}, re-reading up to {}",
-                    p.next_offset, p.replay_until
+                    "input {}/{part} at offset {}, re-reading up to {}",
+                    s.as_str(),
+                    p.next_offset,
+                    p.resume_until
                 )
             })
             .collect::<Vec<_>>()
@@ -119,8 +122,8 @@ impl Partitions {
     }
 
     /// Whether some partition still has records to re-read.
-    pub fn replaying(&self) -> bool {
-        self.parts.values().any(|p| p.next_offset < p.replay_until)
+    pub fn is_rereading(&self) -> bool {
+        self.parts.values().any(|p| p.next_offset < p.resume_until)
     }
 
     /// Marks whether a partition is at its end (`high` is the high watermark from the last fetch).
@@ -134,7 +137,7 @@ impl Partitions {
     pub fn all_at_end(&self) -> bool {
         self.parts
             .values()
-            .all(|p| p.at_end && p.next_offset >= p.replay_until)
+            .all(|p| p.at_end && p.next_offset >= p.resume_until)
     }
 
     /// The pipeline's watermark: min over active partitions of max event time − `delay`.
@@ -187,7 +190,7 @@ impl Partitions {
     }
 
     /// Forgets windows that were emitted (start before each size's next window to emit).
-    pub fn emitted(&mut self, fronts: &[Option<i64>]) {
+    pub fn forget_emitted(&mut self, fronts: &[Option<i64>]) {
         self.feeding.retain(|(size, start), _| {
             fronts
                 .get(*size)
@@ -218,26 +221,26 @@ mod tests {
     fn watermark_is_the_minimum_over_active_partitions() {
         let now = Instant::now();
         let mut p = Partitions::default();
-        p.add((0, 0), 0, 0, None, now);
-        p.add((0, 1), 0, 0, None, now);
-        p.read((0, 0), 0, Some(100_000), now);
+        p.add((Stream::Call, 0), 0, 0, None, now);
+        p.add((Stream::Call, 1), 0, 0, None, now);
+        p.read((Stream::Call, 0), 0, Some(100_000), now);
         let idle = Duration::from_secs(60);
         assert_eq!(
             p.watermark(30_000, idle, true, now),
             None,
             "partition 1 has not delivered yet"
         );
-        p.set_end((0, 1), 0);
+        p.set_end((Stream::Call, 1), 0);
         assert_eq!(
             p.watermark(30_000, idle, true, now),
             Some(70_000),
             "an empty partition at its end does not hold it"
         );
-        p.read((0, 1), 0, Some(50_000), now);
+        p.read((Stream::Call, 1), 0, Some(50_000), now);
         assert_eq!(p.watermark(30_000, idle, true, now), Some(20_000));
         // Streaming: a silent partition stops holding the watermark after the idle timeout.
         let later = now + Duration::from_secs(61);
-        p.read((0, 0), 1, Some(200_000), later);
+        p.read((Stream::Call, 0), 1, Some(200_000), later);
         assert_eq!(p.watermark(30_000, idle, false, later), Some(170_000));
     }
 
@@ -245,15 +248,15 @@ mod tests {
     fn low_water_is_the_oldest_offset_feeding_an_open_window() {
         let now = Instant::now();
         let mut p = Partitions::default();
-        p.add((1, 0), 0, 0, None, now);
+        p.add((Stream::Session, 0), 0, 0, None, now);
         for (offset, start) in [(0, 0), (1, 300), (2, 0), (3, 300)] {
-            p.read((1, 0), offset, Some(start), now);
-            p.feeds(0, start, (1, 0), offset);
+            p.read((Stream::Session, 0), offset, Some(start), now);
+            p.feeds(0, start, (Stream::Session, 0), offset);
         }
-        assert_eq!(p.low_water((1, 0)), Some(0));
-        p.emitted(&[Some(300)]);
-        assert_eq!(p.low_water((1, 0)), Some(1));
-        p.emitted(&[Some(600)]);
-        assert_eq!(p.low_water((1, 0)), Some(4));
+        assert_eq!(p.low_water((Stream::Session, 0)), Some(0));
+        p.forget_emitted(&[Some(300)]);
+        assert_eq!(p.low_water((Stream::Session, 0)), Some(1));
+        p.forget_emitted(&[Some(600)]);
+        assert_eq!(p.low_water((Stream::Session, 0)), Some(4));
     }
 }

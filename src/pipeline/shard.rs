@@ -17,7 +17,8 @@ use crate::engine::Engine;
 use crate::inventory::Cell;
 use crate::kafka::client::{ctx, partitions_of};
 use crate::kafka::codec::OutputEncoder;
-use crate::kafka::watermarks::cached_high;
+use crate::kafka::high_watermark::cached_high;
+use crate::model::Stream;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -43,7 +44,7 @@ pub(super) fn run_shard(
 
     let mut all = TopicPartitionList::new();
     let mut ids: Vec<(PartitionId, String)> = Vec::new();
-    for (si, topic) in k.input_topics.iter().enumerate() {
+    for (stream, topic) in Stream::ALL.into_iter().zip(&k.input_topics) {
         if !partitions_of(&consumer, topic)?.contains(&shard) {
             continue;
         }
@@ -51,7 +52,7 @@ pub(super) fn run_shard(
             all.add_partition_offset(topic, shard, Offset::Invalid),
             || "building the assignment".into(),
         )?;
-        ids.push(((si, shard), topic.clone()));
+        ids.push(((stream, shard), topic.to_string()));
     }
     let checkpoint_key = format!("{}/shard-{shard}", k.group_id);
     let committed = committed_offsets(&consumer, all, &k.group_id)?;
@@ -62,7 +63,7 @@ pub(super) fn run_shard(
     let now = Instant::now();
     let mut parts = Partitions::default();
     let mut assign = TopicPartitionList::new();
-    for ((si, p), topic) in &ids {
+    for ((stream, p), topic) in &ids {
         let saved = checkpoint.as_ref().and_then(|c| {
             c.partitions
                 .iter()
@@ -71,8 +72,8 @@ pub(super) fn run_shard(
         let (start, until, max) = saved.map_or((0, 0, None), |s| {
             (s.low_water, s.resume_until, s.max_event_time)
         });
-        parts.add((*si, *p), start, until, max, now);
-        tracing::debug!(topic = %topic, partition = p, start, replay_until = until, ?max, "partition assigned");
+        parts.add((*stream, *p), start, until, max, now);
+        tracing::debug!(topic = %topic, partition = p, start, resume_until = until, ?max, "partition assigned");
         ctx(
             assign.add_partition_offset(topic, *p, Offset::Offset(start)),
             || "building the assignment".into(),
@@ -127,7 +128,10 @@ pub(super) fn run_shard(
     let mut last_outages = None;
     // The watermark and when it last moved.
     let mut advanced: (Option<i64>, Instant) = (live.engine.watermark(), Instant::now());
-    let topic_index = |t: &str| k.input_topics.iter().position(|x| x == t);
+    let stream_of = |t: &str| {
+        let i = k.input_topics.iter().position(|x| x == t)?;
+        Stream::ALL.get(i).copied()
+    };
     // New records that arrive while other partitions are still re-reading wait here (their
     // partitions paused), so that the engine is back at the checkpointed state before anything
     // new moves it.
@@ -140,8 +144,8 @@ pub(super) fn run_shard(
             tracing::info!("shutdown requested: committing and leaving");
             break;
         }
-        let replaying = live.parts.replaying();
-        if !replaying && !pending.is_empty() {
+        let rereading = live.parts.is_rereading();
+        if !rereading && !pending.is_empty() {
             for p in std::mem::take(&mut pending) {
                 live.process(
                     p.stream,
@@ -166,13 +170,13 @@ pub(super) fn run_shard(
         match polled {
             Some(Ok(m)) => {
                 caught_up = false;
-                let Some(si) = topic_index(m.topic()) else {
+                let Some(stream) = stream_of(m.topic()) else {
                     continue;
                 };
-                let id = (si, m.partition());
-                if replaying && !live.parts.is_replay(id, m.offset()) {
+                let id = (stream, m.partition());
+                if rereading && !live.parts.is_reread(id, m.offset()) {
                     pending.push(Pending {
-                        stream: si,
+                        stream,
                         topic: m.topic().to_string(),
                         partition: m.partition(),
                         offset: m.offset(),
@@ -188,7 +192,7 @@ pub(super) fn run_shard(
                     continue;
                 }
                 live.process(
-                    si,
+                    stream,
                     m.topic(),
                     m.partition(),
                     m.offset(),
@@ -196,7 +200,7 @@ pub(super) fn run_shard(
                     m.payload().unwrap_or_default(),
                     now,
                 )?;
-                if replaying {
+                if rereading {
                     continue;
                 }
             }
@@ -209,10 +213,11 @@ pub(super) fn run_shard(
         polls_since_end_check = polls_since_end_check.saturating_add(1);
         if polls_since_end_check >= 10_000 {
             polls_since_end_check = 0;
-            for ((si, p), topic) in &ids {
+            for ((stream, p), topic) in &ids {
                 if let Some(high) = cached_high(&consumer, topic, *p) {
-                    live.parts.set_end((*si, *p), high);
-                    if let (Some(m), Some(progress)) = (&control.metrics, live.parts.get((*si, *p)))
+                    live.parts.set_end((*stream, *p), high);
+                    if let (Some(m), Some(progress)) =
+                        (&control.metrics, live.parts.get((*stream, *p)))
                     {
                         m.consumer_lag
                             .with_label_values(&[topic.as_str(), &p.to_string()])
@@ -221,7 +226,7 @@ pub(super) fn run_shard(
                 }
             }
         }
-        if live.parts.replaying() {
+        if live.parts.is_rereading() {
             reread.check(
                 live.parts.position(),
                 || live.parts.rereading(),
@@ -295,7 +300,7 @@ pub(super) fn run_shard(
     } = live;
     if !opts.exit_at_end || !parts.all_at_end() {
         let mut parts = parts;
-        parts.emitted(&engine.fronts());
+        parts.forget_emitted(&engine.fronts());
         if let Some(p) = &last_progress {
             out.progress(p)?;
         }
