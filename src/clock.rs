@@ -1,5 +1,5 @@
 //! The wall clock, read only at the edges (the core never reads it): the plausible-time bound of
-//! spec 10.1 and latency figures, never window assignment.
+//! docs/operating-limits.md and latency figures, never window assignment.
 
 /// Wall-clock milliseconds since the epoch.
 pub fn wall_ms() -> i64 {

@@ -279,7 +279,7 @@ pub fn run(
     // Wall-clock idle timeout, scaled: sparse topics (outages) must not hold windows back.
     settings.idle_timeout_ms = 2_000;
     // Event time runs `speedup` times faster than the clock: the plausible-future bound
-    // (spec 10.1) is the demo's own — a year of event time ahead of the clock.
+    // (docs/operating-limits.md) is the demo's own — a year of event time ahead of the clock.
     settings.max_future_ms = settings.max_future_ms.max(365 * 86_400_000);
     let k = &settings.kafka;
     for topic in
@@ -300,7 +300,7 @@ pub fn run(
     let now_ms = crate::clock::wall_ms();
     let start_ms = now_ms - (now_ms - 9 * 3_600_000).rem_euclid(DAY_MS);
     settings.baseline.min_days = 1;
-    // The night between is skipped, not emitted window by window (spec 10.2's bounded gap).
+    // The night between is skipped, not emitted window by window (docs/operating-limits.md's bounded gap).
     settings.max_gap_ms = settings.max_gap_ms.min(3_600_000);
     let history = GenOptions {
         start_ms: start_ms - DAY_MS,

@@ -1,4 +1,4 @@
-//! The cell inventory (spec section 1.1): the CSV file of cells that exist, loaded once and
+//! The cell inventory (docs/inputs.md): the CSV file of cells that exist, loaded once and
 //! validated row by row. A malformed inventory is an error naming the file, line and field;
 //! netkpi never starts on a half-read inventory.
 

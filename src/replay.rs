@@ -1,4 +1,4 @@
-//! `netkpi replay` (spec section 8): input files, in the order given, as one ordered stream
+//! `netkpi replay` (docs/semantics.md): input files, in the order given, as one ordered stream
 //! through the engine with the single-partition watermark; KPI records, breach events and dead
 //! letters as JSON Lines. Nothing here reads the clock, so the same input and configuration
 //! always give the same bytes.
@@ -19,7 +19,7 @@ pub enum ReplayError {
     Output(#[from] std::io::Error),
 }
 
-/// Where a replay's latest plausible event time comes from (spec 10.1).
+/// Where a replay's latest plausible event time comes from (docs/operating-limits.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
     /// The wall clock (plus `windows.max_future`), read every [`CLOCK_EVERY`] records.

@@ -24,12 +24,12 @@ pub enum Command {
     /// and dead letters as JSON Lines.
     Replay(replay::Args),
     /// Consume calls, data sessions and outages from Kafka; write KPI records, breach events and
-    /// dead letters to Kafka, exactly once (see README: delivery guarantee).
+    /// dead letters to Kafka, exactly once (see docs/operations.md).
     Run(run::Args),
     /// Validate a configuration file (and its inventory) without running anything.
     CheckConfig(check_config::Args),
     /// Regulatory compliance over calendar periods from stored KPI records: report.json,
-    /// report.csv and report.html in --out (see README: compliance reports).
+    /// report.csv and report.html in --out (see docs/reports.md).
     Report(report::Args),
     /// Generate realistic traffic for an inventory into a file.
     Gen(generate::Args),

@@ -1,4 +1,4 @@
-//! `[baseline]` and `[sleeping]` (spec 11.1–11.2), validated like the rest.
+//! `[baseline]` and `[sleeping]` (docs/sleeping-cells.md), validated like the rest.
 
 use super::raw::{RawBaseline, RawSleeping};
 use super::read::Problems;

@@ -1,4 +1,4 @@
-//! Configuration (spec section 7): one TOML file plus `NETKPI__SECTION__KEY` environment
+//! Configuration (docs/configuration.md): one TOML file plus `NETKPI__SECTION__KEY` environment
 //! overrides, read through the `config` crate into [`raw::RawConfig`] and validated into
 //! [`Settings`]. Unknown keys are errors that name the key; validation collects every problem
 //! (with its key path) instead of stopping at the first, which is what `netkpi check-config`

@@ -1,4 +1,4 @@
-//! The configuration file as written (spec section 7): serde structs whose doc comments are the
+//! The configuration file as written (docs/configuration.md): serde structs whose doc comments are the
 //! user documentation of every key. Values stay loosely typed here (durations as text, enums as
 //! text) so that validation can report every problem at once, each with its key path.
 
@@ -68,13 +68,13 @@ pub struct RawConfig {
     pub report: Option<super::report::RawReport>,
     /// Regulatory targets of the compliance report.
     pub targets: Vec<super::report::RawTarget>,
-    /// Baselines (spec 11.1).
+    /// Baselines (docs/sleeping-cells.md).
     pub baseline: RawBaseline,
-    /// Sleeping cells (spec 11.2).
+    /// Sleeping cells (docs/sleeping-cells.md).
     pub sleeping: RawSleeping,
 }
 
-/// `[input]`: limits of the readers (spec 10.3).
+/// `[input]`: limits of the readers (docs/operating-limits.md).
 #[derive(Debug, Deserialize)]
 #[serde(default)]
 pub struct RawInput {
@@ -304,7 +304,7 @@ pub struct RawKpi {
     /// sends again is seen anew), so that a stream of made-up cell ids cannot grow the state.
     pub unknown_cell_ttl: String,
     /// How long after its `RESTORED` an outage id is remembered (event time): a `DOWN` of it
-    /// within this time opens nothing (spec 9.2); after it the id is forgotten, so that the
+    /// within this time opens nothing (docs/semantics.md); after it the id is forgotten, so that the
     /// state does not grow with the outages of the past.
     pub restored_outage_retention: String,
 }
@@ -341,7 +341,7 @@ pub struct RawPlan {
     pub min_dl_bps: Option<f64>,
 }
 
-/// `[[rules]]`: one threshold rule (spec section 5).
+/// `[[rules]]`: one threshold rule (docs/thresholds.md).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawRule {
@@ -370,15 +370,15 @@ pub struct RawRule {
     pub severity: Option<String>,
     /// Which configured window size the rule watches (default: the first).
     pub window: Option<String>,
-    /// `threshold` (default) or `sleeping_cell` (spec 11.2: no `kpi`, `op`, `raise`, `clear`).
+    /// `threshold` (default) or `sleeping_cell` (docs/sleeping-cells.md: no `kpi`, `op`, `raise`, `clear`).
     pub kind: Option<String>,
-    /// `raise` and `clear` are factors of the KPI's baseline for the hour (spec 11.3).
+    /// `raise` and `clear` are factors of the KPI's baseline for the hour (docs/sleeping-cells.md).
     pub baseline: Option<bool>,
-    /// `annotate` (default) or `suppress` while a cell of the group is in outage (spec 11.4).
+    /// `annotate` (default) or `suppress` while a cell of the group is in outage (docs/sleeping-cells.md).
     pub during_outage: Option<String>,
 }
 
-/// `[baseline]`: how per-hour-of-day baselines are learned (spec 11.1).
+/// `[baseline]`: how per-hour-of-day baselines are learned (docs/sleeping-cells.md).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawBaseline {
@@ -388,7 +388,7 @@ pub struct RawBaseline {
     pub min_days: Option<Integer>,
 }
 
-/// `[sleeping]`: when a cell sleeps (spec 11.2).
+/// `[sleeping]`: when a cell sleeps (docs/sleeping-cells.md).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawSleeping {

@@ -139,7 +139,7 @@ fn validate_target(i: usize, t: RawTarget, levels: &[Level], p: &mut Problems) -
             None => {
                 p.add(
                     key("kpi"),
-                    format!("unknown KPI `{k}` (see the KPI list in the README)"),
+                    format!("unknown KPI `{k}` (see the KPI list in docs/kpis.md)"),
                 );
                 None
             }

@@ -50,7 +50,7 @@ pub(super) fn validate_rule(
         Some(k) => Kpi::from_name(k).map(Watched::Kpi).or_else(|| {
             p.add(
                 key("kpi"),
-                format!("unknown KPI `{k}` (see the KPI list in the README)"),
+                format!("unknown KPI `{k}` (see the KPI list in docs/kpis.md)"),
             );
             None
         }),
@@ -214,7 +214,7 @@ pub(super) fn validate_rule(
     })
 }
 
-/// A sleeping-cell rule has its own condition (spec 11.2): no KPI, direction or thresholds.
+/// A sleeping-cell rule has its own condition (docs/sleeping-cells.md): no KPI, direction or thresholds.
 fn refuse_thresholds(r: &RawRule, key: &impl Fn(&str) -> String, p: &mut Problems) {
     let set = [
         ("kpi", r.kpi.is_some()),

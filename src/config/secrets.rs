@@ -1,4 +1,4 @@
-//! Secrets never leave the process (spec 10.6). Which keys are secret (a key naming a password,
+//! Secrets never leave the process (docs/operating-limits.md). Which keys are secret (a key naming a password,
 //! secret, token, key, credential, JAAS or OAuth config), and a process-wide list of the secret
 //! values seen in the configuration file and the environment, so that every text that can echo
 //! one — a TOML parse error quoting its line, a type error quoting its value, a Kafka client error

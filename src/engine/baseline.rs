@@ -1,4 +1,4 @@
-//! Per-hour-of-day baselines (spec 11.1): what a cell (or a watched group) usually carries at
+//! Per-hour-of-day baselines (docs/sleeping-cells.md): what a cell (or a watched group) usually carries at
 //! this hour, learned from its own closed windows of the last `baseline.days` days.
 //!
 //! A [`Series`] keeps, per local day and hour of day, the mean of the values learned in that

@@ -1,4 +1,4 @@
-//! Plausible event times (spec 10.1): a record whose `event_time` (or `started_at`) is before
+//! Plausible event times (docs/operating-limits.md): a record whose `event_time` (or `started_at`) is before
 //! `windows.not_before`, or after the latest plausible time, is bad input
 //! (`event_time_out_of_range`) and moves nothing. The core reads no clock: the edge passes the
 //! wall clock in ([`Engine::set_clock`]) or a fixed bound ([`Engine::set_not_after`]).
@@ -20,7 +20,7 @@ impl Engine {
         self.not_after = Some(now_ms.saturating_add(self.max_future_ms));
     }
 
-    /// Why a record's times are implausible (spec 10.1), if they are.
+    /// Why a record's times are implausible (docs/operating-limits.md), if they are.
     pub(super) fn out_of_range(&self, ev: &Event) -> Option<Reject> {
         let t = ev.event_time();
         let started = match ev {

@@ -44,7 +44,7 @@ pub struct SizeCheckpoint {
     pub front: Option<i64>,
     pub emitted: bool,
     pub windows: Vec<WindowCheckpoint>,
-    /// The latest event time of the emitted windows that received records (spec 10.2's gaps).
+    /// The latest event time of the emitted windows that received records (docs/operating-limits.md's gaps).
     #[serde(default)]
     pub last_record: Option<i64>,
 }
@@ -69,7 +69,7 @@ pub struct EngineCheckpoint {
     /// Merger: the shards' outages of windows they have not closed.
     #[serde(default)]
     pub shard_outages: Vec<super::shard_outages::ShardOutages>,
-    /// Baselines of sleeping-cell and baseline rules (spec 11.1), when saved inline.
+    /// Baselines of sleeping-cell and baseline rules (docs/sleeping-cells.md), when saved inline.
     #[serde(default)]
     pub baselines: BaselinesCheckpoint,
     /// When the baselines are saved apart (the merger's checkpoint records stay small): the

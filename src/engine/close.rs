@@ -1,4 +1,4 @@
-//! Closing windows (spec sections 2–5): in order of window end then size, each closed window's
+//! Closing windows (docs/time-and-windows.md): in order of window end then size, each closed window's
 //! cells get their outage time and outage ids, roll up into every level, go out as KPI records
 //! (or, in shard mode, as one partial) and feed the rules. Gaps longer than `windows.max_gap`
 //! are skipped, not emitted.

@@ -1,4 +1,4 @@
-//! Rules on a closing window (spec sections 5 and 11): what each rule reads for a group — a
+//! Rules on a closing window (docs/thresholds.md and docs/sleeping-cells.md): what each rule reads for a group — a
 //! value against constants, against its baseline, or a sleeping-cell verdict — which outages
 //! explain it, and the breach events that follow. The baselines the rules need live here
 //! ([`Baselines`]), fed by the windows in the order they close.

@@ -1,4 +1,4 @@
-//! Forgetting cells outside the inventory (spec 10.4): an unknown cell that sent nothing for
+//! Forgetting cells outside the inventory (docs/operating-limits.md): an unknown cell that sent nothing for
 //! `kpi.unknown_cell_ttl` (and holds nothing in an open window, and no alarm state) is dropped
 //! from the cell table and every level, and the cells after it are renumbered, so that a stream
 //! of made-up cell ids costs memory and window-close time only while those ids keep coming. A

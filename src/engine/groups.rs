@@ -1,4 +1,4 @@
-//! Cells and the groups of every level (spec sections 3 and 9.1).
+//! Cells and the groups of every level (docs/kpis.md and docs/semantics.md).
 //!
 //! Cells get dense indices (inventory first, then every unknown cell as it is first seen), and
 //! every level maps a cell index to a dense group index. The engine aggregates per cell and rolls

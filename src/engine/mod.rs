@@ -1,8 +1,8 @@
 //! The pure core: event-time windows, per-cell accumulation, roll-up to every level, KPI records
-//! and threshold evaluation (spec sections 2–5). No I/O, no clock: records and watermarks go in,
+//! and threshold evaluation (docs/time-and-windows.md). No I/O, no clock: records and watermarks go in,
 //! KPI records and breach events come out through an [`Output`].
 //!
-//! Guarantees (spec section 2 and 9):
+//! Guarantees (docs/time-and-windows.md and docs/semantics.md):
 //! * A record is aggregated into the window of every configured size that is still open; it is
 //!   late for a size when that window's end is at or below the watermark ([`Engine::ingest`]
 //!   decides lateness against the watermark *before* the record).
@@ -414,7 +414,7 @@ impl Engine {
     }
 
     /// Ingests a record and moves the single-partition watermark (largest event time minus the
-    /// allowed delay), closing what it passes: the replay semantics of spec section 2.
+    /// allowed delay), closing what it passes: the replay semantics of docs/time-and-windows.md.
     pub fn ingest_and_advance<O: Output>(
         &mut self,
         ev: &Event,
@@ -439,7 +439,7 @@ impl Engine {
     }
 
     /// End of a finite input: emits every window up to the one holding the largest event time
-    /// aggregated (spec 9.11).
+    /// aggregated (docs/semantics.md).
     pub fn finish<O: Output>(&mut self, out: &mut O) -> Result<(), O::Error> {
         let Some(max) = self.max_aggregated else {
             return Ok(());

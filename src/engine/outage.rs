@@ -1,4 +1,4 @@
-//! Outage intervals per cell (spec sections 2 and 9.2–9.4).
+//! Outage intervals per cell (docs/time-and-windows.md and docs/semantics.md).
 //!
 //! A `DOWN` opens outage `outage_id` at its event time; a `RESTORED` closes it and records its own
 //! `[started_at, event_time)` on its own cell. When a window closes, a cell's outage time in it is
@@ -7,7 +7,7 @@
 //! every outage record, late or not: lateness only removes a record's counts from closed windows,
 //! which the engine decides.
 //!
-//! Bounded (spec 10.4): closed intervals are forgotten once every window that could hold them is
+//! Bounded (docs/operating-limits.md): closed intervals are forgotten once every window that could hold them is
 //! closed, and restored ids `kpi.restored_outage_retention` (1 day) of event time after their
 //! `RESTORED` ([`OutageTracker::prune_before`]), so the state holds the recent past only. A
 //! `DOWN` of a forgotten outage that is late for every size and older than the newest forgotten
@@ -120,7 +120,7 @@ pub struct OutageTracker {
 /// What a `DOWN` record did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DownEffect {
-    /// The outage was already open: the record counts nowhere (spec 9.2).
+    /// The outage was already open: the record counts nowhere (docs/semantics.md).
     Ignored,
     /// It opened the outage.
     Opened,

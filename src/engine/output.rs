@@ -6,7 +6,7 @@ use crate::kpi::{Acc, KPI_COUNT, KpiValue, POOLING_COUNT};
 use crate::model::level::Dim;
 use crate::threshold::BreachEvent;
 
-/// One KPI record (spec section 6), borrowing names from the engine.
+/// One KPI record (docs/outputs.md), borrowing names from the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KpiRecord<'a> {
     pub window_start: i64,
@@ -37,12 +37,12 @@ pub trait Output {
         Ok(())
     }
     /// The record-less windows `[from, to)` of size `size_ms` were skipped: the gap before them
-    /// was longer than `windows.max_gap` (spec 10.2). The default logs it.
+    /// was longer than `windows.max_gap` (docs/operating-limits.md). The default logs it.
     fn windows_skipped(&mut self, size_ms: i64, from: i64, to: i64) -> Result<(), Self::Error> {
         crate::telemetry::events::windows_skipped(size_ms, from, to, None);
         Ok(())
     }
-    /// `count` silent cells outside the inventory were forgotten (spec 10.4); `remaining`
+    /// `count` silent cells outside the inventory were forgotten (docs/operating-limits.md); `remaining`
     /// unknown cells are still known. The default logs it.
     fn cells_forgotten(&mut self, count: u64, remaining: usize) -> Result<(), Self::Error> {
         crate::telemetry::events::unknown_cells_forgotten(count, remaining, None);

@@ -18,8 +18,8 @@ pub struct Partial {
     pub size_ms: i64,
     pub start: i64,
     pub cells: Vec<(String, Acc)>,
-    /// `(cell_id, outage id)` of the outages open in the window on the shard's cells (spec
-    /// 11.4); carried by the first part of a partial cut into parts.
+    /// `(cell_id, outage id)` of the outages open in the window on the shard's cells
+    /// (docs/sleeping-cells.md, related outages); carried by the first part of a partial cut into parts.
     #[serde(default)]
     pub outage_ids: Vec<(String, String)>,
 }

@@ -21,7 +21,7 @@ pub struct ShardOutages {
     pub open: Vec<(String, i64)>,
     /// Closed outage intervals such windows may hold: (cell_id, start, end).
     pub closed: Vec<(String, i64, i64)>,
-    /// The outage id of each of `open` (spec 11.4).
+    /// The outage id of each of `open` (docs/sleeping-cells.md).
     #[serde(default)]
     pub open_ids: Vec<String>,
     /// The outage id of each of `closed`.

@@ -1,4 +1,4 @@
-//! Sleeping cells (spec 11.2): a cell on air, not in outage, whose traffic collapsed while the
+//! Sleeping cells (docs/sleeping-cells.md): a cell on air, not in outage, whose traffic collapsed while the
 //! other cells of its site (of its region when the site has no other) carry theirs.
 //!
 //! Per window size a sleeping-cell rule watches, every inventory cell has a traffic

@@ -1,4 +1,4 @@
-//! Scenario tests of the spec's window, lateness, group and outage rules.
+//! Scenario tests of the window, lateness, group and outage rules (docs/semantics.md).
 
 use super::*;
 use crate::config::from_toml_str;

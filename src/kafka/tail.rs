@@ -1,6 +1,6 @@
 //! Reading a single-partition topic from its end backwards, in windows that double in size,
 //! until a wanted record turns up: how a restart finds its checkpoint without reading the
-//! history of the deployment (spec 10.4; the checkpoints topic is compacted on a full Kafka, but
+//! history of the deployment (docs/operating-limits.md; the checkpoints topic is compacted on a full Kafka, but
 //! a broker without compaction, or a compaction that lags, keeps every checkpoint ever written).
 //! The cost is the distance from the end to the record sought, not the topic's length.
 //!

@@ -1,5 +1,5 @@
-//! The per-(window, group) accumulator: every numerator, denominator and sketch the KPIs of spec
-//! section 4 need, and nothing else. Accumulators merge exactly (counts and sums add, sketches
+//! The per-(window, group) accumulator: every numerator, denominator and sketch the KPIs of
+//! docs/kpis.md need, and nothing else. Accumulators merge exactly (counts and sums add, sketches
 //! merge bucket-wise), which is what lets the engine aggregate per cell and roll cells up into
 //! regions, technologies and the network when a window closes, and what a two-phase (partial →
 //! global) aggregation across instances relies on.
@@ -10,7 +10,7 @@ use super::sketch::Sketch;
 use crate::model::{CallOutcome, CallRecord, DataSession, Technology};
 use rustc_hash::FxHashMap;
 
-/// Coverage thresholds of one technology (spec section 4, `coverage_ratio`).
+/// Coverage thresholds of one technology (docs/kpis.md, `coverage_ratio`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CoverageThreshold {
     /// A sample is covered when `signal_dbm` is at least this.
@@ -20,7 +20,7 @@ pub struct CoverageThreshold {
 }
 
 impl CoverageThreshold {
-    /// The spec's default for a technology.
+    /// The default coverage thresholds of a technology (docs/kpis.md).
     pub fn default_for(tech: Technology) -> Self {
         match tech {
             Technology::Gsm => CoverageThreshold {

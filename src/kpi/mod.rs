@@ -1,4 +1,4 @@
-//! KPIs of spec section 4: their names, the accumulator that feeds them, the quantile sketch,
+//! KPIs of docs/kpis.md: their names, the accumulator that feeds them, the quantile sketch,
 //! and the pure formulas that turn a closed window's accumulator into KPI values and samples.
 
 pub mod acc;
@@ -6,7 +6,7 @@ pub mod sketch;
 
 pub use acc::{Acc, AggParams, CoverageThreshold};
 
-/// Every KPI of spec section 4, in the order of the spec's table (and of every output).
+/// Every KPI of docs/kpis.md, in the order of its table (and of every output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kpi {
     CallAttempts,
@@ -49,7 +49,7 @@ pub const KPI_COUNT: usize = 33;
 
 /// Samples counts a KPI record carries beside its KPIs (fields of `kpis` after the KPIs), so that
 /// a report can pool a mean or ratio whose denominator is not itself a KPI: each name with the
-/// KPI whose samples (spec section 4) it is.
+/// KPI whose samples (docs/kpis.md) it is.
 pub const POOLING_SAMPLES: [(&str, Kpi); POOLING_COUNT] = [
     ("mos_samples", Kpi::MosMean),
     ("throughput_samples", Kpi::DlThroughputBps),
@@ -128,7 +128,7 @@ impl Kpi {
         Kpi::MttrSeconds,
     ];
 
-    /// The public name (spec section 4).
+    /// The public name (docs/kpis.md).
     pub fn name(self) -> &'static str {
         match self {
             Kpi::CallAttempts => "call_attempts",
@@ -252,7 +252,7 @@ impl Kpi {
         }
     }
 
-    /// The KPI's samples (what a rule's `min_samples` is compared with; spec sections 4, 9.15).
+    /// The KPI's samples (what a rule's `min_samples` is compared with; docs/kpis.md and docs/semantics.md).
     pub fn samples(self, a: &Acc, ctx: GroupContext) -> u64 {
         match self {
             Kpi::CallAttempts

@@ -9,7 +9,7 @@
 //!
 //! Quantiles are nearest-rank (the smallest value with at least ⌈q·n⌉ values ≤ it), with the rank
 //! computed in integers so that p95 of 20 values is the 19th, never the 20th by float rounding.
-//! The spec allows 1 % relative error; this sketch guarantees 0.5 %.
+//! The KPI contract allows 1 % relative error; this sketch guarantees 0.5 %.
 //!
 //! Merging is exact in bucket space, so a region's percentile is the same whether its values
 //! arrived through one cell or a thousand, and the result does not depend on arrival order.

@@ -1,4 +1,4 @@
-//! One test per KPI formula of spec section 4.
+//! One test per KPI formula of docs/kpis.md.
 
 use super::*;
 use crate::model::{CallOutcome, CallRecord, DataSession, Technology};

@@ -1,4 +1,4 @@
-//! Aggregation levels (spec sections 3 and 9.13): a level is a set of dimensions; its public name
+//! Aggregation levels (docs/kpis.md and docs/semantics.md): a level is a set of dimensions; its public name
 //! lists them in the canonical order `cell, site, region, area, technology`, or `network` for
 //! the empty set, however the configuration spelled it.
 

@@ -1,4 +1,4 @@
-//! Domain types of the KPI contract (spec sections 1.1–1.4): the three input records, the cell
+//! Domain types of the KPI contract (docs/inputs.md): the three input records, the cell
 //! inventory's enums, and the validated [`Event`] the core aggregates.
 //!
 //! Everything here is plain data. A value of these types has passed validation (see

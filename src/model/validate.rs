@@ -1,4 +1,4 @@
-//! Validation of decoded records (spec sections 1.5 and 9.8–9.10): a [`RawEvent`] becomes an
+//! Validation of decoded records (docs/inputs.md and docs/semantics.md): a [`RawEvent`] becomes an
 //! [`Event`] or a [`Reject`] naming the field and the reason. This is the only place that decides
 //! what is bad input, for every decoder.
 //!
@@ -43,9 +43,9 @@ pub enum Reason {
     /// Confluent framing: the writer's schema cannot be resolved against ours.
     IncompatibleSchema,
     /// `event_time` (or `started_at`) before `windows.not_before`, or further ahead of the wall
-    /// clock than `windows.max_future` (spec 10.1).
+    /// clock than `windows.max_future` (docs/operating-limits.md).
     EventTimeOutOfRange,
-    /// A record longer than `input.max_record_bytes` (spec 10.3), or larger than the broker
+    /// A record longer than `input.max_record_bytes` (docs/operating-limits.md), or larger than the broker
     /// accepts as a dead letter.
     RecordTooLarge,
 }
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn accepted_oddities() {
-        // spec 9.10: setup_ms on any outcome, duration_ms on unanswered calls, started_at on DOWN.
+        // docs/semantics.md: setup_ms on any outcome, duration_ms on unanswered calls, started_at on DOWN.
         let mut r = call();
         r.outcome = Some("BUSY".into());
         r.setup_ms = Some(100);

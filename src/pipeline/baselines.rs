@@ -1,4 +1,4 @@
-//! The merger's baselines (spec 11.1) beside its checkpoint records, not inside them: a
+//! The merger's baselines (docs/sleeping-cells.md) beside its checkpoint records, not inside them: a
 //! checkpoint is written in every transaction, baselines change only when a window closes and
 //! weigh ~0.4 KiB per cell. So the merger writes them, binary (postcard), in parts of at most
 //! [`PART_BYTES`] under keys `<merger key>/baselines/<part>`, in the transaction of the first

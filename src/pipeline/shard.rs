@@ -162,7 +162,7 @@ pub(super) fn run_shard(
         }
         let polled = consumer.poll(Duration::from_millis(100));
         let now = Instant::now();
-        // The wall clock bounds plausible event times (spec 10.1); read at most every 100 ms.
+        // The wall clock bounds plausible event times (docs/operating-limits.md); read at most every 100 ms.
         if now.duration_since(clock_read) >= Duration::from_millis(100) {
             live.engine.set_clock(wall_ms());
             clock_read = now;

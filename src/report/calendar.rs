@@ -1,4 +1,4 @@
-//! Calendar periods in the report's time zone (REPORTS.md section 2): the local day of a window,
+//! Calendar periods in the report's time zone (docs/reports.md): the local day of a window,
 //! the UTC bounds of local days, and days, ISO weeks, months and quarters as date ranges.
 
 use jiff::Timestamp;

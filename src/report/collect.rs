@@ -1,6 +1,6 @@
 //! Gathering KPI records for a report: records of the report's window size, of the levels its
 //! targets need, inside `[from, to)`, folded per (level, group, local day) into the day's sums
-//! and its busy hour (REPORTS.md sections 1–3). Memory is one day state per group and day, not
+//! and its busy hour (docs/reports.md). Memory is one day state per group and day, not
 //! one per record; the result does not depend on the order the records come in.
 
 use super::calendar::Calendar;

@@ -1,4 +1,4 @@
-//! From folded records to verdicts (REPORTS.md sections 3–6 and 8): per target, group and period
+//! From folded records to verdicts (docs/reports.md): per target, group and period
 //! the pooled value or the cell and day shares, whether it complies, and the worst cells.
 
 use super::calendar::Period;
@@ -211,7 +211,7 @@ impl Context<'_> {
             .collect()
     }
 
-    /// The cells of a group that cost the most over the report range (REPORTS.md section 6).
+    /// The cells of a group that cost the most over the report range (docs/reports.md).
     fn worst_cells(&self, t: &Target, cells: &[&Cell]) -> Vec<WorstCell> {
         let cell_level = Level::of(&[Dim::Cell]);
         if self.level_index(cell_level).is_none() || self.settings.worst_cells == 0 {

@@ -1,4 +1,4 @@
-//! Pooling KPI records over several windows (REPORTS.md section 4): the sums a pooled value needs,
+//! Pooling KPI records over several windows (docs/reports.md): the sums a pooled value needs,
 //! kept exactly (integers, and reals as fixed-point 128-bit integers) so that the same records
 //! in any order give the same value to the last bit, and the value, samples and failures of a
 //! KPI over the pooled windows.
@@ -163,7 +163,7 @@ impl Sums {
 pub struct Pooled {
     /// `None`: no data.
     pub value: Option<f64>,
-    /// The KPI's samples (spec section 4) over the windows.
+    /// The KPI's samples (docs/kpis.md) over the windows.
     pub samples: u64,
     /// The failures behind the KPI (drops, network failures, outage seconds, …), when it has any.
     pub failures: Option<f64>,

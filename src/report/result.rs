@@ -1,4 +1,4 @@
-//! A compliance report as computed (REPORTS.md section 7): the structure `report.json` is, and
+//! A compliance report as computed (docs/reports.md): the structure `report.json` is, and
 //! that the CSV and HTML pages are drawn from.
 
 use crate::model::level::Dim;

@@ -1,4 +1,4 @@
-//! A KPI record read back (spec section 6): from a JSON line that `replay` wrote, or from an Avro
+//! A KPI record read back (docs/outputs.md): from a JSON line that `replay` wrote, or from an Avro
 //! datum of the `kpis` topic, into one owned type. Records written before the pooling samples
 //! counts existed read with those counts 0.
 

@@ -66,7 +66,7 @@ impl TargetOp {
     }
 }
 
-/// A cell-share target's shares (REPORTS.md section 5).
+/// A cell-share target's shares (docs/reports.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Shares {
     /// The level whose groups the shares are taken in (has no cell dimension).

@@ -1,4 +1,4 @@
-//! JSON Lines encoding of KPI records, breach events and dead letters (spec sections 6 and 8),
+//! JSON Lines encoding of KPI records, breach events and dead letters (docs/outputs.md and docs/semantics.md),
 //! and a file [`Output`] for replay. Encoding is hand-rolled over `serde_json`'s string and number
 //! writers: field order is fixed, floats use the shortest round-trip form, so the same records
 //! always give the same bytes.

@@ -1,6 +1,6 @@
 //! The Avro object container codecs (null, deflate, snappy, zstandard, bzip2, xz), each
 //! decompressing into at most a given number of bytes: a block that would inflate beyond it is
-//! refused before it can exhaust memory (spec 10.3, `input.max_block_bytes`).
+//! refused before it can exhaust memory (docs/operating-limits.md, `input.max_block_bytes`).
 
 use std::io::Read;
 

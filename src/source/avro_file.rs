@@ -3,7 +3,7 @@
 //! (a) every dead letter carries the exact bytes of its own datum, and (b) a corrupt or
 //! truncated block costs only that block: the reader re-synchronises on the next sync marker and
 //! goes on. Every block's count, size and sync marker are checked against the bytes there
-//! (spec 10.3): a count too high makes no record out of nothing, one too low leaves no byte
+//! (docs/operating-limits.md): a count too high makes no record out of nothing, one too low leaves no byte
 //! unseen, a damaged sync marker costs only its own block, and no block may decompress beyond
 //! `input.max_block_bytes`. Codecs: every one of the Avro spec ([`Codec`]). The writer schema is
 //! one of our input records, or a union of them (one file holding all three streams in their

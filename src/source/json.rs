@@ -1,4 +1,4 @@
-//! JSON Lines input (spec sections 6 and 9.8): one record a line, the Avro fields by name plus
+//! JSON Lines input (docs/outputs.md and docs/semantics.md): one record a line, the Avro fields by name plus
 //! `"type"`. Integers are accepted for floats, a fractional number for an integer is bad input,
 //! `null` in a required field is a missing field, unknown keys are ignored, blank lines skipped.
 

@@ -25,7 +25,7 @@ pub enum Payload {
     Binary(Vec<u8>),
 }
 
-/// A record that was not aggregated, with why and where from (spec sections 1.5, 8, 9.17).
+/// A record that was not aggregated, with why and where from (docs/inputs.md and docs/semantics.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     pub reason: Reason,
@@ -99,7 +99,7 @@ pub enum SourceError {
     },
 }
 
-/// What one input record or block may cost (spec 10.3).
+/// What one input record or block may cost (docs/operating-limits.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {
     /// Longest JSON line.

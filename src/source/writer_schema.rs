@@ -1,4 +1,4 @@
-//! Guards against writer schemas that would make decoding itself the failure (spec 10.3): a
+//! Guards against writer schemas that would make decoding itself the failure (docs/operating-limits.md): a
 //! schema nesting deeper than [`MAX_DEPTH`] levels, or a record that must contain itself (a
 //! reference back to an enclosing record with no array, map or union on the way that could end
 //! the recursion) — a datum of it can never end, and decoding one recurses until the stack

@@ -1,6 +1,6 @@
 //! Prometheus metrics: every KPI of the latest closed window of each group of the exported levels,
 //! and netkpi's own health. Names follow Prometheus conventions: base units (seconds, bytes;
-//! throughputs in bytes per second, ×8 for the spec's bit/s), ratios 0–1 ending in `_ratio`, per-window counts as gauges (not `_total`
+//! throughputs in bytes per second, ×8 for the bit/s of the KPI records), ratios 0–1 ending in `_ratio`, per-window counts as gauges (not `_total`
 //! counters, which only ever grow), percentiles as one gauge with a `percentile` label (`50`, `95`,
 //! …; `quantile` is reserved for summaries).
 //!
@@ -99,7 +99,7 @@ impl Metrics {
                 continue;
             }
             let help = format!(
-                "KPI of the latest closed window of each group (spec KPI {}).",
+                "KPI {} of the latest closed window of each group (docs/kpis.md).",
                 k.name()
             );
             let labels: &[&str] = if percentile.is_empty() {

@@ -1,4 +1,4 @@
-//! Threshold rules and their per-(rule, group) state machines (spec section 5).
+//! Threshold rules and their per-(rule, group) state machines (docs/thresholds.md).
 //!
 //! Each (rule, group) pair is an `OK`/`FIRING` machine fed with the group's closed windows in
 //! window order. A window with a null value or too few samples is *no data* and changes nothing.
@@ -31,7 +31,7 @@ impl BreachState {
     }
 }
 
-/// A breach event (spec section 5).
+/// A breach event (docs/thresholds.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BreachEvent {
     pub breach_id: String,
@@ -45,7 +45,7 @@ pub struct BreachEvent {
     pub threshold: f64,
     pub window_start: i64,
     pub window_end: i64,
-    /// Ids of the outages open in the window on cells of the group (spec 11.4), sorted.
+    /// Ids of the outages open in the window on cells of the group (docs/sleeping-cells.md), sorted.
     pub outages: Vec<String>,
 }
 

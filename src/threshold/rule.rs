@@ -1,4 +1,4 @@
-//! A validated threshold rule (spec section 5).
+//! A validated threshold rule (docs/thresholds.md).
 
 use crate::kpi::Kpi;
 use crate::model::level::{Dim, Level};
@@ -77,7 +77,7 @@ impl fmt::Display for Severity {
 }
 
 /// What a rule watches: a KPI of the record, or a cell's traffic (call and session records in
-/// the window, spec 11.2).
+/// the window, docs/sleeping-cells.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Watched {
     Kpi(Kpi),
@@ -100,7 +100,7 @@ pub const TRAFFIC_RECORDS: &str = "traffic_records";
 /// How a rule decides that a window breaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleKind {
-    /// `value op raise` with constant thresholds (spec section 5).
+    /// `value op raise` with constant thresholds (docs/thresholds.md).
     Fixed,
     /// `raise` and `clear` are factors of the value's baseline for the window's hour (11.3).
     Baseline,
@@ -108,7 +108,7 @@ pub enum RuleKind {
     SleepingCell,
 }
 
-/// What a rule does while a cell of its group is in outage (spec 11.4).
+/// What a rule does while a cell of its group is in outage (docs/sleeping-cells.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DuringOutage {
     /// Evaluate as usual; breach events carry the ids of the open outages.

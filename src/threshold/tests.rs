@@ -1,4 +1,4 @@
-//! State-machine tests, one per rule of spec section 5.
+//! State-machine tests, one per rule of docs/thresholds.md.
 
 use super::rule::{DuringOutage, Op, Rule, RuleKind, Severity, Watched};
 use super::*;

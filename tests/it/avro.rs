@@ -181,7 +181,7 @@ proptest! {
         let len = bytes.len();
         bytes.truncate(len - cut.index(len / 4));
         // A flipped byte can turn an event time into one decades ahead: such a record is
-        // out of range (spec 10.1) and the output stays bounded; the replay must succeed.
+        // out of range (docs/operating-limits.md) and the output stays bounded; the replay must succeed.
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("in.avro");
         std::fs::write(&path, &bytes).expect("write");

@@ -588,7 +588,7 @@ fn sigterm_commits_and_a_restart_continues_exactly() {
         .spawn()
         .expect("start netkpi run");
     // Long enough for the group to assign the units (a member that dies mid-join can wedge a
-    // Tansu group: see README, faults).
+    // Tansu group: see docs/operations.md, faults).
     std::thread::sleep(Duration::from_millis(4000));
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -1,4 +1,4 @@
-//! Operating limits (spec section 10): one test per class of input that used to take netkpi down
+//! Operating limits (docs/operating-limits.md): one test per class of input that used to take netkpi down
 //! or grow it without bound — time bombs, gaps, over-long lines, pipes, output collisions,
 //! damaged and exotic Avro containers, hostile writer schemas, cardinality bombs, config damage
 //! and secrets. Each checks that the bad item is refused or dead-lettered with its reason and

@@ -1,11 +1,12 @@
 //! Integration tests: one binary with shared helpers. The replay path is checked against a
-//! brute-force reference implementation of the spec (`oracle`), against golden files, and
+//! brute-force reference implementation of docs/semantics.md (`oracle`), against golden files, and
 //! through the `netkpi` binary itself.
 
 mod avro;
 mod bad_input;
 mod cli;
 mod deploy;
+mod docs;
 mod faults;
 mod golden;
 mod kafka;

@@ -1,4 +1,4 @@
-//! A brute-force reference implementation of the spec (sections 2–5), written without any of the
+//! A brute-force reference implementation of the rules (docs/semantics.md, windows to thresholds), written without any of the
 //! engine's machinery: no per-cell accumulators, no roll-up, no sketches (exact percentiles by
 //! sorting), outage time recomputed from the full interval list at every window close. Slow and
 //! obvious on purpose; the engine must agree with it on every KPI record and breach event.
@@ -103,7 +103,7 @@ impl State<'_> {
                     .iter()
                     .map(|(id, (c, d))| (c.clone(), *d, end, id.clone())),
             );
-        // Outage ids open at some time in the window, per cell (spec 11.4).
+        // Outage ids open at some time in the window, per cell (docs/sleeping-cells.md).
         let mut ids_of: HashMap<String, Vec<String>> = HashMap::new();
         for (cell, a, b, id) in clipped {
             let (a, b) = (a.max(start), b.min(end));

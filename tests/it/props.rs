@@ -118,7 +118,7 @@ fn events(specs: &[Spec]) -> Vec<Event> {
             }),
             _ => {
                 // A well-formed outage: one DOWN, one RESTORED carrying the DOWN's time. (With
-                // reused ids or missing DOWNs the spec makes arrival order matter on purpose.)
+                // reused ids or missing DOWNs the rules make arrival order matter on purpose.)
                 let cell = CELLS[s.cell % 6].to_string();
                 let id = format!("o{i}");
                 let down = Outage {

@@ -1,4 +1,4 @@
-//! `netkpi report` against a brute-force reading of REPORTS.md: hand-made KPI records of four
+//! `netkpi report` against a brute-force reading of docs/reports.md: hand-made KPI records of four
 //! days in India (UTC+05:30, so UTC-aligned hours straddle local days) for two regions, one of
 //! which misses every target and has a day without data; every verdict, share, pooled value and
 //! worst-cell list is recomputed here from the records and compared with `report.json`.

@@ -1,4 +1,4 @@
-//! Sleeping cells, baseline rules and related outages (spec section 11) on multi-day traffic
+//! Sleeping cells, baseline rules and related outages (docs/sleeping-cells.md) on multi-day traffic
 //! with a diurnal load: cells that fall asleep in a busy and in a quieter hour, a site that goes
 //! down with outage records, quiet nights, a cell that appears on day 2, and a time zone other
 //! than UTC. Checked: every sleeper raised and cleared within a few windows, no other cell ever
