@@ -5,8 +5,9 @@
 
 use crate::engine::{Disposition, Engine};
 use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
-use crate::source::{ReadLimits, SourceError, read_file};
+use crate::source::{ReadLimits, SourceError, read_file_counted};
 use crate::telemetry::Counters;
+use crate::telemetry::progress_display::{Position, ProgressDisplay};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -70,11 +71,37 @@ pub fn replay<K: Write, B: Write, D: Write>(
         Clock::NotAfter(t) => engine.set_not_after(Some(t)),
     };
     tick(engine);
+    // Progress: share done by bytes when every input is a file of known size.
+    let total_bytes: Option<u64> = inputs
+        .iter()
+        .map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+        })
+        .sum();
+    let mut progress = ProgressDisplay::new("replay");
+    let mut bytes_before = 0u64;
+    let mut latest_event_time = None;
     for path in inputs {
-        read_file::<ReplayError>(path, &opts.limits, &mut |item| {
+        let read = std::cell::Cell::new(0u64);
+        read_file_counted::<ReplayError>(path, &opts.limits, &read, &mut |item| {
             counters.records_read += 1;
             if counters.records_read % CLOCK_EVERY == 0 {
                 tick(engine);
+                let done = total_bytes
+                    .filter(|t| *t > 0)
+                    .map(|t| (bytes_before + read.get()) as f64 / t as f64);
+                let at = Position {
+                    records: counters.records_read,
+                    event_time: latest_event_time,
+                    done,
+                };
+                progress.update(std::time::Instant::now(), &at);
+            }
+            if let Ok(ev) = &item.event {
+                latest_event_time = Some(ev.event_time());
             }
             let letter = match &item.event {
                 Err(reject) => Some(item.dead_letter(reject)),
@@ -95,7 +122,9 @@ pub fn replay<K: Write, B: Write, D: Write>(
             }
             Ok(())
         })?;
+        bytes_before += read.get();
     }
+    progress.finish();
     engine.finish(&mut out)?;
     out.inner.finish()?;
     dead.flush()?;

@@ -3,6 +3,7 @@
 use super::{create, duration_ms, stop_on_signals};
 use anyhow::{Result, bail};
 use clap::ValueEnum;
+use netkpi::telemetry::progress_display::{Position, ProgressDisplay};
 use netkpi::traffic::{GenItem, GenOptions, Generator, synthetic_inventory};
 use netkpi::{config, inventory, schemas};
 use std::io::Write;
@@ -177,7 +178,14 @@ pub fn execute(args: Args) -> Result<ExitCode> {
     );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     stop_on_signals(&stop)?;
-    let generator = netkpi::pace::Paced::new(Generator::new(cells, opts), pace, stop);
+    let (start, span) = (opts.start_ms, opts.duration_ms);
+    let generator = WithProgress {
+        inner: netkpi::pace::Paced::new(Generator::new(cells, opts), pace, stop),
+        display: ProgressDisplay::new("gen"),
+        at: Position::default(),
+        start,
+        span,
+    };
     let n = match (out, kafka) {
         (Some(out), _) => write_traffic(generator, &out, format)?,
         (None, Some(config)) => {
@@ -225,4 +233,38 @@ fn write_traffic(
         }
     }
     Ok(n)
+}
+
+/// The generated records, shown on the progress display as they go by (share done by event
+/// time over `--duration`).
+struct WithProgress<I> {
+    inner: I,
+    display: ProgressDisplay,
+    at: Position,
+    start: i64,
+    span: i64,
+}
+
+impl<I: Iterator<Item = GenItem>> Iterator for WithProgress<I> {
+    type Item = GenItem;
+
+    fn next(&mut self) -> Option<GenItem> {
+        let Some(item) = self.inner.next() else {
+            self.display.finish();
+            return None;
+        };
+        self.at.records += 1;
+        if let GenItem::Event(ev) = &item {
+            self.at.event_time = Some(ev.event_time());
+        }
+        if self.at.records.is_multiple_of(1024) {
+            self.at.done = self
+                .at
+                .event_time
+                .filter(|_| self.span > 0)
+                .map(|t| (t - self.start) as f64 / self.span as f64);
+            self.display.update(std::time::Instant::now(), &self.at);
+        }
+        Some(item)
+    }
 }

@@ -11,7 +11,7 @@ use apache_avro::writer::datum::GenericDatumWriter;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Produces every item; returns how many.
 pub fn produce_traffic(
@@ -38,8 +38,6 @@ pub fn produce_traffic(
             cause: KafkaCause::Local(e.to_string()),
         })?;
     let mut n = 0u64;
-    let started = Instant::now();
-    let mut last_report = Instant::now();
     for item in generator {
         let (topic, key, value) = match &item {
             GenItem::Event(ev) => {
@@ -78,14 +76,6 @@ pub fn produce_traffic(
         }
         producer.poll(Duration::ZERO);
         n += 1;
-        if last_report.elapsed() >= Duration::from_secs(2) {
-            last_report = Instant::now();
-            tracing::info!(
-                records = n,
-                rate = format!("{:.0}/s", n as f64 / started.elapsed().as_secs_f64()),
-                "producing"
-            );
-        }
     }
     ctx(producer.flush(Duration::from_secs(60)), || {
         "flushing the traffic producer".into()

@@ -139,16 +139,28 @@ pub fn read_file<E: From<SourceError>>(
     limits: &ReadLimits,
     f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
+    read_file_counted(path, limits, &std::cell::Cell::new(0), f)
+}
+
+/// [`read_file`], adding to `read` every byte taken from the file as it goes (for a progress
+/// display: an Avro container is read whole first, a JSON Lines file as its records go by).
+pub fn read_file_counted<E: From<SourceError>>(
+    path: &Path,
+    limits: &ReadLimits,
+    read: &std::cell::Cell<u64>,
+    f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
+) -> Result<(), E> {
     let name = path.display().to_string();
     let io = |source| SourceError::Io {
         path: name.clone(),
         source,
     };
-    let mut input: Box<dyn Read> = if path.as_os_str() == STDIN {
+    let inner: Box<dyn Read> = if path.as_os_str() == STDIN {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(std::fs::File::open(path).map_err(io)?)
     };
+    let mut input = Counted { inner, read };
     let mut head = Vec::with_capacity(4);
     (&mut input).take(4).read_to_end(&mut head).map_err(io)?;
     let mut whole = std::io::Cursor::new(head.clone()).chain(input);
@@ -159,5 +171,19 @@ pub fn read_file<E: From<SourceError>>(
     } else {
         let mut reader = std::io::BufReader::with_capacity(1 << 20, whole);
         json::read_lines(&mut reader, &name, limits.max_record_bytes, f)
+    }
+}
+
+/// A reader that adds the bytes it reads to a counter.
+struct Counted<'a, R> {
+    inner: R,
+    read: &'a std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
     }
 }

@@ -6,6 +6,7 @@ pub mod events;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod progress_display;
 pub mod remote_write;
 pub mod series;
 

@@ -409,3 +409,59 @@ fn the_endpoint_serves_kpi_and_health_metrics_that_promtool_accepts() {
         text(&lint)
     );
 }
+
+/// Runs `netkpi args` on a pseudo-terminal (util-linux `script`), returning what the terminal
+/// received.
+fn on_a_terminal(dir: &Path, args: &str) -> String {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_netkpi"));
+    let o = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) runs a command on a pseudo-terminal");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    t
+}
+
+#[test]
+fn long_work_shows_its_progress_on_a_terminal_and_plain_lines_elsewhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let gen_args =
+        "gen --cells 40 --write-inventory cells.csv --out t.jsonl --duration 6h --rate 20";
+    let shown = on_a_terminal(d, gen_args);
+    // Redrawn in place: carriage return and erase-line, then records, rate, event time, share
+    // done and time left.
+    let line = shown
+        .split('\r')
+        .find(|l| l.contains("gen: ") && l.contains("ETA"))
+        .unwrap_or_else(|| panic!("no progress line on the terminal: {shown:?}"));
+    assert!(line.starts_with("\u{1b}[2Kgen: "), "{line:?}");
+    for part in [" records, ", "/s, event time 2026-01-01T", " %, ETA "] {
+        assert!(line.contains(part), "{part} in {line:?}");
+    }
+    std::fs::write(d.join("netkpi.toml"), "[inventory]\npath = \"cells.csv\"\n").expect("config");
+    let replay = "replay --config netkpi.toml --input t.jsonl --kpis-out k --breaches-out b --dead-letters-out x";
+    let shown = on_a_terminal(d, replay);
+    assert!(
+        shown
+            .split('\r')
+            .any(|l| l.starts_with("\u{1b}[2Kreplay: ") && l.contains(" %, ETA ")),
+        "no replay progress on the terminal: {shown:?}"
+    );
+    // Not a terminal: no progress line, no control characters, the summary as usual.
+    let o = Command::new(env!("CARGO_BIN_EXE_netkpi"))
+        .current_dir(d)
+        .args(replay.split(' '))
+        .output()
+        .expect("replay");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains("replay finished"), "{stderr}");
+}
