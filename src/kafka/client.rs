@@ -8,6 +8,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
@@ -160,6 +161,40 @@ pub fn base_config(k: &KafkaSettings) -> ClientConfig {
         c.set(key, value);
     }
     c
+}
+
+/// The transactional producer of one unit; fences the unit's previous owner.
+pub fn transactional_producer(k: &KafkaSettings, id: &str) -> Result<BaseProducer, KafkaOpError> {
+    let producer: BaseProducer = ctx(
+        base_config(k)
+            .set("transactional.id", id)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .create(),
+        || "creating the transactional producer".into(),
+    )?;
+    // Fences a previous owner with the same transactional id and aborts what it left open.
+    ctx(producer.init_transactions(Duration::from_secs(30)), || {
+        format!("initialising transactions as `{id}`")
+    })?;
+    Ok(producer)
+}
+
+/// A `read_committed` consumer of group `group` for manual assignment.
+pub fn input_consumer(k: &KafkaSettings, group: &str) -> Result<QuietConsumer, KafkaOpError> {
+    ctx(
+        base_config(k)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "50")
+            .create_with_context(QuietContext),
+        || "creating the consumer".into(),
+    )
 }
 
 /// What a topic netkpi creates is for, which decides its topic configuration.

@@ -4,6 +4,7 @@
 
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
+use super::unit::Commit;
 use super::{PipelineError, TIMEOUT};
 use crate::config::Settings;
 use crate::engine::Engine;
@@ -109,16 +110,14 @@ pub(super) fn committed_checkpoint(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn commit(
-    producer: &BaseProducer,
-    group: &rdkafka::consumer::ConsumerGroupMetadata,
-    out: &mut KafkaOutput<'_>,
+/// A shard's checkpoint (engine state, and per partition the resume offset, low water and
+/// largest event time) and the consumer offsets that go with it.
+pub(super) fn shard_commit(
     engine: &Engine,
     parts: &Partitions,
     ids: &[(PartitionId, String)],
     key: &str,
-) -> Result<usize, PipelineError> {
+) -> Result<Commit, PipelineError> {
     let mut offsets = TopicPartitionList::new();
     let mut cps = Vec::new();
     for (id, topic) in ids {
@@ -146,22 +145,24 @@ pub(super) fn commit(
         partitions: cps,
         engine: engine.checkpoint(),
     };
-    commit_with(producer, group, out, key, &checkpoint, &offsets)
+    Ok(Commit {
+        key: key.to_string(),
+        checkpoint: serde_json::to_vec(&checkpoint).map_err(PipelineError::CheckpointEncode)?,
+        offsets,
+    })
 }
 
-/// Commits the current transaction with `checkpoint` under `key` and the consumer `offsets`;
-/// returns the checkpoint's size in bytes.
+/// Commits the current transaction with the `checkpoint` record under `key` and the consumer
+/// `offsets`; returns the checkpoint's size in bytes.
 pub(super) fn commit_with(
     producer: &BaseProducer,
     group: &rdkafka::consumer::ConsumerGroupMetadata,
     out: &mut KafkaOutput<'_>,
     key: &str,
-    checkpoint: &impl Serialize,
+    checkpoint: &[u8],
     offsets: &TopicPartitionList,
 ) -> Result<usize, PipelineError> {
-    let bytes =
-        serde_json::to_vec(checkpoint).map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
-    out.checkpoint(key, &bytes)?;
+    out.checkpoint(key, checkpoint)?;
     // The checkpoint must be on the broker before the offsets: a broker that applies
     // transactional offsets before the commit (Tansu does) would otherwise keep offsets whose
     // checkpoint a crash lost.
@@ -175,5 +176,5 @@ pub(super) fn commit_with(
     ctx(producer.commit_transaction(TIMEOUT), || {
         "committing the transaction".into()
     })?;
-    Ok(bytes.len())
+    Ok(checkpoint.len())
 }

@@ -4,9 +4,10 @@
 //! the work split and the delivery guarantee.
 
 use super::owners::{Owners, Unit};
-use super::{Control, PipelineError, RunOptions, RunSummary, input_consumer, merge, shard};
+use super::{Control, PipelineError, RunOptions, RunSummary, merge, merger, shard};
 use crate::config::Settings;
 use crate::inventory::Cell;
+use crate::kafka::client::input_consumer;
 use crate::kafka::client::{TopicRole, ensure_topics, partitions_of};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -125,6 +126,73 @@ pub fn run(
     control: &Control,
 ) -> Result<RunSummary, PipelineError> {
     let k = &settings.kafka;
+    let (shard_topic, shards) = prepare_topics(settings)?;
+    let owners = Owners::join(k, &shard_topic, &k.partials_topic)?;
+    let mut units = Units {
+        settings: Arc::new(settings.clone()),
+        cells: Arc::new(cells.to_vec()),
+        shards,
+        opts,
+        control: control.clone(),
+        running: BTreeMap::new(),
+        finished: BTreeSet::new(),
+        restarts: Restarts::default(),
+        summary: RunSummary::default(),
+    };
+    let mut joining = Joining::new();
+    let mut last_merger_check: Option<Instant> = None;
+    let mut watch = if opts.exit_at_end {
+        Some(merge::MergerWatch::new(settings)?)
+    } else {
+        None
+    };
+    let result = loop {
+        if control.shutdown.load(Ordering::SeqCst) {
+            tracing::info!("shutdown requested: committing and leaving");
+            break Ok(());
+        }
+        owners.poll(Duration::from_millis(100));
+        // With --exit-at-end the job is done when the merger has seen every shard at its end:
+        // here, or on another instance (checked every 2 s while this instance runs no unit:
+        // a checkpoint committed since this instance started, with every shard at its end).
+        // That check does not wait for the group to settle: a rebalance can stall while a
+        // member leaves (Tansu waits for it), and leaving earlier, before the job is done,
+        // would strand the units of a member that died.
+        if opts.exit_at_end {
+            if units.finished.contains(&Unit::Merger) {
+                break Ok(());
+            }
+            if units.running.is_empty()
+                && last_merger_check.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(2))
+            {
+                last_merger_check = Some(Instant::now());
+                match watch.as_mut().map(|w| w.finished(settings, shards)) {
+                    Some(Ok(true)) => break Ok(()),
+                    Some(Err(e)) => break Err(e),
+                    _ => {}
+                }
+            }
+        }
+        let Some(owned) = owners.owned() else {
+            joining.check(&k.group_id, &control.health);
+            continue;
+        };
+        joining.assigned(&control.health);
+        control.health.set_ready(true);
+        if let Err(e) = units.follow(&owned, owners.settled()) {
+            break Err(e);
+        }
+    };
+    let summary = units.stop_all(result.is_err())?;
+    result?;
+    log_breach_latency(&summary);
+    Ok(summary)
+}
+
+/// Creates the output and internal topics when missing; returns the input topic with the most
+/// partitions and that count (the shards).
+fn prepare_topics(settings: &Settings) -> Result<(String, i32), PipelineError> {
+    let k = &settings.kafka;
     let outputs = [
         k.kpis_topic.as_str(),
         k.breaches_topic.as_str(),
@@ -149,155 +217,150 @@ pub fn run(
             shard_topic = (topic.clone(), n);
         }
     }
-    drop(probe);
-    let shards = i32::try_from(shard_topic.1).unwrap_or(i32::MAX);
-    let owners = Owners::join(k, &shard_topic.0, &k.partials_topic)?;
-    let settings = Arc::new(settings.clone());
-    let cells: Arc<Vec<Cell>> = Arc::new(cells.to_vec());
-    let spawn = |unit: Unit| -> Worker {
+    Ok((
+        shard_topic.0,
+        i32::try_from(shard_topic.1).unwrap_or(i32::MAX),
+    ))
+}
+
+/// The units of this instance: running, finished, waiting to restart.
+struct Units {
+    settings: Arc<Settings>,
+    cells: Arc<Vec<Cell>>,
+    shards: i32,
+    opts: RunOptions,
+    control: Control,
+    running: BTreeMap<Unit, Worker>,
+    finished: BTreeSet<Unit>,
+    restarts: Restarts,
+    summary: RunSummary,
+}
+
+impl Units {
+    /// Starts `unit` on a thread of its own.
+    fn spawn(&self, unit: Unit) -> Worker {
         let stop = Arc::new(AtomicBool::new(false));
-        let worker_control = Control {
-            metrics: control.metrics.clone(),
+        let control = Control {
+            metrics: self.control.metrics.clone(),
             shutdown: stop.clone(),
-            health: control.health.clone(),
+            health: self.control.health.clone(),
         };
-        let (settings, cells) = (settings.clone(), cells.clone());
+        let (settings, cells) = (self.settings.clone(), self.cells.clone());
+        let (shards, opts) = (self.shards, self.opts);
         let handle = std::thread::Builder::new()
             .name(unit.to_string())
             .spawn(move || match unit {
-                Unit::Shard(p) => shard::run_shard(&settings, &cells, p, opts, &worker_control),
-                Unit::Merger => merge::run_merger(&settings, &cells, shards, opts, &worker_control),
+                Unit::Shard(p) => shard::run_shard(&settings, &cells, p, opts, &control),
+                Unit::Merger => merger::run_merger(&settings, &cells, shards, opts, &control),
             })
             .expect("spawning a worker thread");
         Worker { stop, handle }
-    };
+    }
 
-    let mut summary = RunSummary::default();
-    let mut restarts = Restarts::default();
-    let mut joining = Joining::new();
-    let mut running: BTreeMap<Unit, Worker> = BTreeMap::new();
-    let mut finished: BTreeSet<Unit> = BTreeSet::new();
-    let mut last_merger_check: Option<Instant> = None;
-    let mut watch = if opts.exit_at_end {
-        Some(merge::MergerWatch::new(&settings)?)
-    } else {
-        None
-    };
-    let result = loop {
-        if control.shutdown.load(Ordering::SeqCst) {
-            tracing::info!("shutdown requested: committing and leaving");
-            break Ok(());
-        }
-        owners.poll(Duration::from_millis(100));
-        // With --exit-at-end the job is done when the merger has seen every shard at its end:
-        // here, or on another instance (checked every 2 s while this instance runs no unit:
-        // a checkpoint committed since this instance started, with every shard at its end).
-        // That check does not wait for the group to settle: a rebalance can stall while a
-        // member leaves (Tansu waits for it), and leaving earlier, before the job is done,
-        // would strand the units of a member that died.
-        if opts.exit_at_end {
-            if finished.contains(&Unit::Merger) {
-                break Ok(());
-            }
-            if running.is_empty()
-                && last_merger_check.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(2))
-            {
-                last_merger_check = Some(Instant::now());
-                match watch.as_mut().map(|w| w.finished(&settings, shards)) {
-                    Some(Ok(true)) => break Ok(()),
-                    Some(Err(e)) => break Err(e),
-                    _ => {}
-                }
-            }
-        }
-        let Some(owned) = owners.owned() else {
-            joining.check(&k.group_id, &control.health);
-            continue;
-        };
-        joining.assigned(&control.health);
-        control.health.set_ready(true);
-        // Units that moved away stop (committing what they did); new ones start.
-        let gone: Vec<Unit> = running
+    /// Follows the group's assignment `owned`: units that moved away stop (committing what they
+    /// did), new ones start once the group has `settled`, ended ones are collected. A unit
+    /// that failed for a passing reason is restarted later; any other failure is returned.
+    fn follow(&mut self, owned: &BTreeSet<Unit>, settled: bool) -> Result<(), PipelineError> {
+        let mut failed = None;
+        let gone: Vec<Unit> = self
+            .running
             .keys()
             .filter(|u| !owned.contains(u))
             .copied()
             .collect();
-        let mut failed = None;
         for unit in gone {
-            if let Some(w) = running.remove(&unit) {
+            if let Some(w) = self.running.remove(&unit) {
                 tracing::info!(%unit, "unit moved to another instance: stopping it");
                 w.stop.store(true, Ordering::SeqCst);
                 match w.join() {
-                    Ok(s) => summary.add(s),
+                    Ok(s) => self.summary.add(s),
                     Err(e) if e.is_fenced() => {}
-                    Err(e) if e.is_transient() => restarts.failed(unit, &e, &control.health),
+                    Err(e) if e.is_transient() => {
+                        self.restarts.failed(unit, &e, &self.control.health)
+                    }
                     Err(e) => failed = Some(e),
                 }
             }
         }
-        finished.retain(|u| owned.contains(u));
-        let settled = owners.settled();
+        self.finished.retain(|u| owned.contains(u));
         let new: Vec<Unit> = owned
             .iter()
-            .filter(|u| settled && !running.contains_key(u) && !finished.contains(u))
-            .filter(|u| restarts.due(**u))
+            .filter(|u| settled && !self.running.contains_key(u) && !self.finished.contains(u))
+            .filter(|u| self.restarts.due(**u))
+            .filter(|u| !matches!(u, Unit::Shard(p) if *p >= self.shards))
             .copied()
             .collect();
-        for unit in &new {
-            if matches!(unit, Unit::Shard(p) if *p >= shards) {
-                continue;
-            }
+        for unit in new {
             tracing::info!(%unit, "unit assigned to this instance: starting it");
-            running.insert(*unit, spawn(*unit));
+            let worker = self.spawn(unit);
+            self.running.insert(unit, worker);
         }
-        let done: Vec<Unit> = running
+        if let Some(e) = self.collect_ended().err().or(failed) {
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Joins the units whose threads ended.
+    fn collect_ended(&mut self) -> Result<(), PipelineError> {
+        let done: Vec<Unit> = self
+            .running
             .iter()
             .filter(|(_, w)| w.handle.is_finished())
             .map(|(u, _)| *u)
             .collect();
+        let mut failed = None;
         for unit in done {
-            let Some(w) = running.remove(&unit) else {
+            let Some(w) = self.running.remove(&unit) else {
                 continue;
             };
             match w.join() {
                 Ok(s) => {
-                    summary.add(s);
-                    finished.insert(unit);
-                    restarts.succeeded(unit, &control.health);
+                    self.summary.add(s);
+                    self.finished.insert(unit);
+                    self.restarts.succeeded(unit, &self.control.health);
                 }
                 Err(e) if e.is_fenced() => {
                     tracing::warn!(%unit, "fenced by another owner of the unit; it restarts here if this instance still owns it");
                 }
-                Err(e) if e.is_transient() => restarts.failed(unit, &e, &control.health),
+                Err(e) if e.is_transient() => self.restarts.failed(unit, &e, &self.control.health),
                 Err(e) => failed = Some(e),
             }
         }
-        if let Some(e) = failed {
-            break Err(e);
-        }
-    };
-    for (_, w) in std::mem::take(&mut running) {
-        w.stop.store(true, Ordering::SeqCst);
-        match w.join() {
-            Ok(s) => summary.add(s),
-            Err(e) if e.is_fenced() || result.is_err() => {}
-            Err(e) => return Err(e),
-        }
+        failed.map_or(Ok(()), Err)
     }
-    result?;
+
+    /// Stops every running unit (each commits what it did) and returns the instance's summary
+    /// (`failing`: the instance stops on an error, so a unit's own error is not the one told).
+    fn stop_all(mut self, failing: bool) -> Result<RunSummary, PipelineError> {
+        for (_, w) in std::mem::take(&mut self.running) {
+            w.stop.store(true, Ordering::SeqCst);
+            match w.join() {
+                Ok(s) => self.summary.add(s),
+                Err(e) if e.is_fenced() || failing => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Logs the breach latency of the run: a shard's watermark past a window's end → the
+/// transaction holding its breach events committed.
+fn log_breach_latency(summary: &RunSummary) {
     let mut lat = summary.breach_latency_us.clone();
     lat.sort_unstable();
-    if !lat.is_empty() {
-        let rank = |permille: u32| {
-            lat[(crate::kpi::sketch::nearest_rank(permille, lat.len() as u64) - 1) as usize]
-        };
-        tracing::info!(
-            transactions_with_breaches = lat.len(),
-            p50_ms = format!("{:.2}", rank(500) as f64 / 1000.0),
-            p99_ms = format!("{:.2}", rank(990) as f64 / 1000.0),
-            max_ms = format!("{:.2}", rank(1000) as f64 / 1000.0),
-            "breach latency (a shard's watermark past the window's end → breach committed)"
-        );
+    if lat.is_empty() {
+        return;
     }
-    Ok(summary)
+    let rank = |permille: u32| {
+        lat[(crate::kpi::sketch::nearest_rank(permille, lat.len() as u64) - 1) as usize]
+    };
+    tracing::info!(
+        transactions_with_breaches = lat.len(),
+        p50_ms = format!("{:.2}", rank(500) as f64 / 1000.0),
+        p99_ms = format!("{:.2}", rank(990) as f64 / 1000.0),
+        max_ms = format!("{:.2}", rank(1000) as f64 / 1000.0),
+        "breach latency (a shard's watermark past the window's end → breach committed)"
+    );
 }

@@ -1,55 +1,88 @@
-//! The running state of `netkpi run`: what happens to one input record (re-read, aggregated or
-//! dead-lettered), which windows it feeds, and a commit of the current transaction.
+//! The running state of an input shard: what happens to one input record (re-read, aggregated
+//! or dead-lettered) and which windows it feeds.
 
-use super::checkpoint::commit;
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::{PipelineError, RunSummary};
 use crate::engine::{Disposition, Engine, Ingested};
 use crate::model::Stream;
 use crate::model::validate::Reason;
-use rdkafka::producer::BaseProducer;
 use std::time::Instant;
+
+/// One input record as consumed.
+#[derive(Clone, Copy)]
+pub(super) struct Record<'a> {
+    pub(super) stream: Stream,
+    pub(super) topic: &'a str,
+    pub(super) partition: i32,
+    pub(super) offset: i64,
+    pub(super) key: Option<&'a [u8]>,
+    pub(super) payload: &'a [u8],
+}
 
 /// A new record held back while other partitions re-read.
 pub(super) struct Pending {
-    pub(super) stream: Stream,
-    pub(super) topic: String,
-    pub(super) partition: i32,
-    pub(super) offset: i64,
-    pub(super) key: Option<Vec<u8>>,
-    pub(super) payload: Vec<u8>,
+    stream: Stream,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
 }
 
-/// The running state: engine, partition progress, output and counters.
-pub(super) struct Live<'a> {
+impl Pending {
+    pub(super) fn of(r: &Record<'_>) -> Self {
+        Pending {
+            stream: r.stream,
+            topic: r.topic.to_string(),
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key.map(<[u8]>::to_vec),
+            payload: r.payload.to_vec(),
+        }
+    }
+
+    pub(super) fn record(&self) -> Record<'_> {
+        Record {
+            stream: self.stream,
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            key: self.key.as_deref(),
+            payload: &self.payload,
+        }
+    }
+}
+
+/// The running state: engine, partition progress and counters.
+pub(super) struct Live {
     pub(super) engine: Engine,
     pub(super) parts: Partitions,
-    pub(super) out: KafkaOutput<'a>,
     pub(super) summary: RunSummary,
     pub(super) decoders: crate::kafka::registry::InputDecoders,
     /// `netkpi_records_consumed_total` of each input stream, looked up once (not per record).
     pub(super) records_counters: Vec<prometheus::IntCounter>,
     /// Records were read since the last commit.
     pub(super) dirty: bool,
-    /// Key of this shard's checkpoints.
-    pub(super) checkpoint_key: String,
 }
 
-impl Live<'_> {
+impl Live {
     /// Handles one input record: re-read (rebuilds open windows, writes nothing) or new
     /// (aggregated, or a dead letter).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn process(
         &mut self,
-        stream: Stream,
-        topic: &str,
-        partition: i32,
-        offset: i64,
-        key: Option<&[u8]>,
-        payload: &[u8],
+        r: &Record<'_>,
+        out: &mut KafkaOutput<'_>,
         now: Instant,
     ) -> Result<(), PipelineError> {
+        let Record {
+            stream,
+            topic,
+            partition,
+            offset,
+            key,
+            payload,
+        } = *r;
         let id = (stream, partition);
         let decoded = self.decoders.decode(stream, payload)?;
         if self.parts.is_reread(id, offset) {
@@ -80,8 +113,8 @@ impl Live<'_> {
         };
         let ev = match decoded {
             Err(reject) => {
-                self.count_dead(reject.reason);
-                self.out.dead_letter(&reject, source(), payload)?;
+                self.count_dead(reject.reason, out);
+                out.dead_letter(&reject, source(), payload)?;
                 self.parts.read(id, offset, None, now);
                 return Ok(());
             }
@@ -94,13 +127,13 @@ impl Live<'_> {
             Disposition::Kept => {}
             Disposition::LateOutage => {
                 self.summary.counters.late_outage_records += 1;
-                if let Some(m) = self.out.metrics() {
+                if let Some(m) = out.metrics() {
                     m.late_outage_records.inc();
                 }
             }
             Disposition::DeadLetter(reject) => {
-                self.count_dead(reject.reason);
-                self.out.dead_letter(&reject, source(), payload)?;
+                self.count_dead(reject.reason, out);
+                out.dead_letter(&reject, source(), payload)?;
             }
         }
         if refused {
@@ -112,37 +145,11 @@ impl Live<'_> {
         Ok(())
     }
 
-    fn count_dead(&mut self, reason: Reason) {
+    fn count_dead(&mut self, reason: Reason, out: &KafkaOutput<'_>) {
         self.summary.counters.dead_letter(reason);
-        if let Some(m) = self.out.metrics() {
+        if let Some(m) = out.metrics() {
             m.dead_letters.with_label_values(&[reason.as_str()]).inc();
         }
-    }
-
-    pub(super) fn commit(
-        &mut self,
-        producer: &BaseProducer,
-        group: &rdkafka::consumer::ConsumerGroupMetadata,
-        ids: &[(PartitionId, String)],
-    ) -> Result<(), PipelineError> {
-        self.parts.forget_emitted(&self.engine.fronts());
-        let committed = commit(
-            producer,
-            group,
-            &mut self.out,
-            &self.engine,
-            &self.parts,
-            ids,
-            &self.checkpoint_key,
-        );
-        if let (Err(_), Some(m)) = (&committed, self.out.metrics()) {
-            // The run stops; librdkafka's next init_transactions aborts what was left open.
-            m.transactions.with_label_values(&["failed"]).inc();
-        }
-        self.summary.checkpoint_bytes = committed?;
-        self.summary.transactions += 1;
-        self.dirty = false;
-        Ok(())
     }
 }
 

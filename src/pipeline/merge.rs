@@ -14,31 +14,18 @@
 //! start) and a copy already held — one an aborted or repeated shard transaction left behind —
 //! is ignored, so such copies cannot count twice.
 
-use super::checkpoint::{commit_with, committed_offsets, find_checkpoint};
-use super::output::KafkaOutput;
+use super::PipelineError;
+use super::checkpoint::{committed_offsets, find_checkpoint};
 use super::progress::{ShardMessage, ShardProgress, duplicate, merged_watermark};
-use super::{
-    CommitClock, Control, PipelineError, RunOptions, RunSummary, input_consumer,
-    transactional_producer, wall_ms,
-};
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
 use crate::engine::partial::Partial;
-use crate::inventory::Cell;
-use crate::kafka::client::QuietConsumer;
-use crate::kafka::client::ctx;
-use crate::kafka::codec::OutputEncoder;
+use crate::kafka::client::{QuietConsumer, ctx, input_consumer};
 use crate::model::validate::{Reason, Reject};
-use rdkafka::consumer::Consumer;
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 /// The merger's checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,20 +42,20 @@ pub struct MergerCheckpoint {
 
 /// The merger's state besides the engine.
 #[derive(Default)]
-struct Merge {
-    progress: BTreeMap<i32, ShardProgress>,
+pub(super) struct Merge {
+    pub(super) progress: BTreeMap<i32, ShardProgress>,
     /// (shard, size, start) of the partials open windows hold.
-    seen: BTreeSet<(i32, i64, i64, u32)>,
+    pub(super) seen: BTreeSet<(i32, i64, i64, u32)>,
     /// (size, start) of open windows → first offset of a partial feeding them.
-    feeding: BTreeMap<(i64, i64), i64>,
-    next_offset: i64,
-    dirty: bool,
+    pub(super) feeding: BTreeMap<(i64, i64), i64>,
+    pub(super) next_offset: i64,
+    pub(super) dirty: bool,
     /// Input shards (partitions of the widest input topic).
-    shards: i32,
+    pub(super) shards: i32,
     /// When the shard whose progress last raised the pipeline's watermark moved its own.
-    moved_at: Option<i64>,
+    pub(super) moved_at: Option<i64>,
     /// The version of the baselines last written to the checkpoints topic.
-    baselines_written: Option<i64>,
+    pub(super) baselines_written: Option<i64>,
 }
 
 impl Merge {
@@ -87,7 +74,7 @@ impl Merge {
 
     /// Takes the record of the partials topic at `offset` (`reread`: below the checkpointed
     /// position, it only rebuilds open windows). Returns why it is a dead letter, if it is.
-    fn take(
+    pub(super) fn take(
         &mut self,
         engine: &mut Engine,
         payload: &[u8],
@@ -169,7 +156,7 @@ impl Merge {
     }
 
     /// Forgets what emitted windows needed.
-    fn forget_emitted(&mut self, engine: &Engine, sizes: &[i64]) {
+    pub(super) fn forget_emitted(&mut self, engine: &Engine, sizes: &[i64]) {
         let fronts = engine.fronts();
         let front = |size: i64| {
             sizes
@@ -183,7 +170,7 @@ impl Merge {
             .retain(|(_, size, start, _)| front(*size).is_none_or(|f| *start >= f));
     }
 
-    fn low_water(&self) -> i64 {
+    pub(super) fn low_water(&self) -> i64 {
         self.feeding
             .values()
             .copied()
@@ -193,7 +180,7 @@ impl Merge {
 }
 
 /// The partials offset the merger's group (`consumer`'s) committed.
-fn committed_offset(
+pub(super) fn committed_offset(
     settings: &Settings,
     consumer: &QuietConsumer,
 ) -> Result<Option<i64>, PipelineError> {
@@ -210,7 +197,7 @@ fn committed_offset(
 }
 
 /// The merger's checkpoint committed with `committed` (its group's offset).
-fn committed_checkpoint(
+pub(super) fn committed_checkpoint(
     settings: &Settings,
     committed: Option<i64>,
 ) -> Result<Option<MergerCheckpoint>, PipelineError> {
@@ -259,258 +246,4 @@ impl MergerWatch {
             }),
         )
     }
-}
-
-/// Runs the merger until every shard reached its end (`exit_at_end`) or a stop request.
-pub(super) fn run_merger(
-    settings: &Settings,
-    cells: &[Cell],
-    shards: i32,
-    opts: RunOptions,
-    control: &Control,
-) -> Result<RunSummary, PipelineError> {
-    let k = &settings.kafka;
-    let topic = k.partials_topic.as_str();
-    let mut reread = super::reread::RereadWatch::new("merger");
-    let producer = transactional_producer(k, &format!("{}.merger", k.transactional_id))?;
-    let consumer = input_consumer(k, &format!("{}.merger", k.group_id))?;
-    let checkpoint = committed_checkpoint(settings, committed_offset(settings, &consumer)?)?;
-    let key = format!("{}/merger", k.group_id);
-    let mut engine = Engine::new(settings, cells);
-    let mut merge = Merge {
-        shards,
-        ..Merge::default()
-    };
-    let mut resume_until = 0;
-    if let Some(cp) = &checkpoint {
-        engine
-            .restore(&cp.engine)
-            .map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
-        if let Some(version) = cp.engine.baselines_at {
-            match super::baselines::find(settings, &key, version)? {
-                Some(b) => engine.restore_baselines(&b),
-                None => tracing::warn!(
-                    version,
-                    "the baselines named by the checkpoint are not in the checkpoints topic: they are learned anew (sleeping-cell and baseline rules have no data for baseline.min_days)"
-                ),
-            }
-            merge.baselines_written = Some(version);
-        }
-        if let Some(m) = &control.metrics {
-            m.alarms.restore(engine.firing_alarms());
-        }
-        // "At its end" belongs to the run that saw it: a shard restored from a checkpoint
-        // written at the end of an earlier `--exit-at-end` run is not at the end of this one's
-        // input until it says so again (else this merger would finish at once, and the instance
-        // stop its shards before they read what arrived since).
-        merge.progress = cp
-            .shards
-            .iter()
-            .map(|s| {
-                let mut s = s.clone();
-                // Idle is the same: judged on the wall clock of the run that saw it. A shard
-                // restored idle would let the others close windows its own partials still
-                // feed (seen after a restart following an `--exit-at-end` run); it says
-                // again that it is idle within `windows.idle_timeout` if it is.
-                s.at_end = false;
-                s.idle = false;
-                (s.shard, s)
-            })
-            .collect();
-        merge.next_offset = cp.low_water;
-        resume_until = cp.resume_until;
-        tracing::info!(
-            from = cp.low_water,
-            until = cp.resume_until,
-            "merger restored; re-reading open windows"
-        );
-    }
-    let mut assign = TopicPartitionList::new();
-    ctx(
-        assign.add_partition_offset(topic, 0, Offset::Offset(merge.next_offset)),
-        || "building the assignment".into(),
-    )?;
-    ctx(consumer.assign(&assign), || {
-        "assigning the partials topic".into()
-    })?;
-    let group_metadata = consumer
-        .group_metadata()
-        .ok_or(PipelineError::NoGroupMetadata("merger"))?;
-    tracing::info!(shards, "merger consuming");
-
-    let started = Instant::now();
-    let encoder = OutputEncoder::new()?;
-    let mut out = KafkaOutput::new(&producer, &encoder, k, control.metrics.clone());
-    let mut summary = RunSummary {
-        restored: checkpoint.is_some(),
-        ..RunSummary::default()
-    };
-    let mut clock = CommitClock::new(k);
-    let mut caught_up = false;
-    let mut windows_emitted = engine.stats().windows_emitted;
-    let mut breaches_seen = engine.stats().breach_events;
-    let mut unlocked_at: Option<i64> = None;
-    ctx(producer.begin_transaction(), || {
-        "beginning a transaction".into()
-    })?;
-    loop {
-        if control.shutdown.load(Ordering::SeqCst) {
-            break;
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                caught_up = false;
-                let offset = m.offset();
-                merge.next_offset = offset + 1;
-                let payload = m.payload().unwrap_or_default();
-                if let Some(reject) =
-                    merge.take(&mut engine, payload, offset, offset < resume_until)
-                {
-                    summary.counters.dead_letter(reject.reason);
-                    let source = (topic.to_string(), 0, offset, m.key().map(<[u8]>::to_vec));
-                    out.dead_letter(&reject, source, payload)?;
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => caught_up = true,
-            Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
-        }
-        if merge.next_offset < resume_until {
-            let (at, until) = (merge.next_offset, resume_until);
-            let what = || format!("partials at offset {at}, re-reading up to {until}");
-            reread.check(at, what, Instant::now(), &control.health)?;
-            continue;
-        }
-        reread.finished(&control.health);
-        if let Some(wm) = merged_watermark(shards, &merge.progress) {
-            engine.advance_to(wm, &mut out)?;
-        }
-        let all_end = opts.exit_at_end
-            && (0..shards).all(|p| merge.progress.get(&p).is_some_and(|s| s.at_end));
-        if all_end {
-            engine.finish(&mut out)?;
-        }
-        let emitted = engine.stats().windows_emitted != windows_emitted;
-        if emitted {
-            report(control, &engine);
-        }
-        if engine.stats().breach_events != breaches_seen {
-            breaches_seen = engine.stats().breach_events;
-            unlocked_at = unlocked_at.or(merge.moved_at);
-        }
-        if clock.due(emitted, caught_up, merge.dirty, Instant::now()) || all_end {
-            windows_emitted = engine.stats().windows_emitted;
-            summary.checkpoint_bytes = commit(
-                &producer,
-                &group_metadata,
-                &mut out,
-                &engine,
-                &mut merge,
-                &key,
-                settings,
-            )?;
-            summary.transactions += 1;
-            control.health.done("merger");
-            let waited = clock.committed();
-            if let Some(m) = &control.metrics {
-                m.transactions.with_label_values(&["committed"]).inc();
-                if let Some(w) = waited {
-                    m.commit_seconds.observe(w.as_secs_f64());
-                }
-            }
-            if let Some(at) = unlocked_at.take() {
-                let us = (wall_ms() - at).max(0) as u64 * 1000;
-                summary.breach_latency_us.push(us);
-            }
-            if all_end {
-                break;
-            }
-            ctx(producer.begin_transaction(), || {
-                "beginning a transaction".into()
-            })?;
-        }
-    }
-    if !(opts.exit_at_end
-        && merge.progress.values().all(|s| s.at_end)
-        && merge.progress.len() as i32 == shards)
-    {
-        summary.checkpoint_bytes = commit(
-            &producer,
-            &group_metadata,
-            &mut out,
-            &engine,
-            &mut merge,
-            &key,
-            settings,
-        )?;
-        summary.transactions += 1;
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
-    crate::telemetry::log_summary(
-        "merger",
-        &summary.counters,
-        engine.stats(),
-        &settings.window_sizes_ms,
-        summary.seconds,
-    );
-    Ok(summary)
-}
-
-/// Watermark delay, open windows and firing alarms to the metrics.
-fn report(control: &Control, engine: &Engine) {
-    let (Some(m), Some(wm)) = (&control.metrics, engine.watermark()) else {
-        return;
-    };
-    m.watermark_delay_seconds
-        .set((wall_ms() - wm) as f64 / 1000.0);
-    let (windows, groups) = engine.open_state();
-    m.open_windows.set(windows as i64);
-    m.open_groups.set(groups as i64);
-    for (rule, n) in engine.alarms_firing_by_rule() {
-        m.alarms_firing.with_label_values(&[rule]).set(n as i64);
-    }
-}
-
-fn commit(
-    producer: &rdkafka::producer::BaseProducer,
-    group: &rdkafka::consumer::ConsumerGroupMetadata,
-    out: &mut KafkaOutput<'_>,
-    engine: &Engine,
-    merge: &mut Merge,
-    key: &str,
-    settings: &Settings,
-) -> Result<usize, PipelineError> {
-    merge.forget_emitted(engine, &settings.window_sizes_ms);
-    let mut saved = engine.checkpoint();
-    // Re-read partials rebuild the open windows whole, outage counts included.
-    for size in &mut saved.sizes {
-        size.windows.clear();
-    }
-    // Baselines go apart, and only when they changed (see `baselines`).
-    saved.baselines = Default::default();
-    if let Some(version) = engine.baselines_version()
-        && merge.baselines_written != Some(version)
-    {
-        let bytes = super::baselines::write(out, key, version, &engine.baselines_checkpoint())?;
-        tracing::debug!(version, bytes, "baselines written beside the checkpoint");
-    }
-    let cp = MergerCheckpoint {
-        key: key.to_string(),
-        resume_until: merge.next_offset,
-        low_water: merge.low_water(),
-        shards: merge.progress.values().cloned().collect(),
-        engine: saved,
-    };
-    let mut offsets = TopicPartitionList::new();
-    ctx(
-        offsets.add_partition_offset(
-            &settings.kafka.partials_topic,
-            0,
-            Offset::Offset(merge.next_offset),
-        ),
-        || "building offsets".into(),
-    )?;
-    let bytes = commit_with(producer, group, out, key, &cp, &offsets)?;
-    merge.baselines_written = cp.engine.baselines_at;
-    merge.dirty = false;
-    Ok(bytes)
 }

@@ -50,27 +50,27 @@ mod checkpoint;
 mod instance;
 mod live;
 pub mod merge;
+mod merger;
 mod output;
 pub mod owners;
 pub mod partitions;
 pub mod progress;
 mod reread;
 mod shard;
+mod unit;
 
 pub use instance::run;
 
 pub use checkpoint::{Checkpoint, PartitionCheckpoint};
 
 use crate::clock::wall_ms;
-use crate::config::KafkaSettings;
-use crate::kafka::client::{KafkaOpError, QuietConsumer, QuietContext, base_config, ctx};
+use crate::kafka::client::KafkaOpError;
 use crate::telemetry::Counters;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -89,10 +89,12 @@ pub enum PipelineError {
     NoCheckpoint(String, String),
     #[error("checkpoint is unusable: {0}")]
     BadCheckpoint(String),
+    #[error("cannot encode a checkpoint: {0}")]
+    CheckpointEncode(serde_json::Error),
     #[error(
         "the {0} consumer has no group metadata: it cannot commit its offsets in a transaction"
     )]
-    NoGroupMetadata(&'static str),
+    NoGroupMetadata(String),
     #[error("cannot encode a message to the merger: {0}")]
     MergerMessage(#[from] postcard::Error),
     #[error("cannot encode output: {0}")]
@@ -207,81 +209,4 @@ pub struct Control {
     pub shutdown: Arc<AtomicBool>,
     /// Readiness and waits, for `/readyz`.
     pub health: crate::telemetry::health::Health,
-}
-
-/// The transactional producer of one unit; fences the unit's previous owner.
-fn transactional_producer(k: &KafkaSettings, id: &str) -> Result<BaseProducer, KafkaOpError> {
-    let producer: BaseProducer = ctx(
-        base_config(k)
-            .set("transactional.id", id)
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4")
-            .create(),
-        || "creating the transactional producer".into(),
-    )?;
-    // Fences a previous owner with the same transactional id and aborts what it left open.
-    ctx(producer.init_transactions(TIMEOUT), || {
-        format!("initialising transactions as `{id}`")
-    })?;
-    Ok(producer)
-}
-
-/// A `read_committed` consumer of group `group` for manual assignment.
-fn input_consumer(k: &KafkaSettings, group: &str) -> Result<QuietConsumer, KafkaOpError> {
-    ctx(
-        base_config(k)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("isolation.level", "read_committed")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", "50")
-            .create_with_context(QuietContext),
-        || "creating the consumer".into(),
-    )
-}
-
-/// When a unit commits its transaction.
-struct CommitClock {
-    every: Duration,
-    last: Instant,
-    /// When the first window not yet committed was emitted.
-    emitted_since: Option<Instant>,
-}
-
-/// Longest a closed window waits for more windows to share its transaction while input is
-/// still flowing (a backlog batches its windows; live traffic commits them at once).
-const BATCH_WINDOWS: Duration = Duration::from_millis(50);
-
-impl CommitClock {
-    fn new(k: &KafkaSettings) -> Self {
-        CommitClock {
-            every: Duration::from_millis(u64::try_from(k.commit_interval_ms).unwrap_or(1000)),
-            last: Instant::now(),
-            emitted_since: None,
-        }
-    }
-
-    /// Whether to commit now: closed windows are waiting and the input is caught up (the last
-    /// poll found nothing) or they waited [`BATCH_WINDOWS`]; or anything else is waiting and
-    /// the commit interval passed.
-    fn due(&mut self, emitted: bool, caught_up: bool, pending: bool, now: Instant) -> bool {
-        if emitted {
-            self.emitted_since.get_or_insert(now);
-        }
-        match self.emitted_since {
-            Some(since) => caught_up || now.duration_since(since) >= BATCH_WINDOWS,
-            None => pending && now.duration_since(self.last) >= self.every,
-        }
-    }
-
-    /// A transaction committed; returns how long its first closed window waited.
-    fn committed(&mut self) -> Option<Duration> {
-        self.last = Instant::now();
-        self.emitted_since
-            .take()
-            .map(|since| self.last.duration_since(since))
-    }
 }

@@ -3,28 +3,26 @@
 //! transactions hold its dead letters, partials and progress (watermark, idleness, end), its
 //! checkpoint and its consumer offsets; the guarantee is described in the parent module.
 
-use super::checkpoint::{commit, committed_checkpoint, committed_offsets};
-use super::live::{Live, Pending};
+use super::checkpoint::{committed_checkpoint, committed_offsets, shard_commit};
+use super::live::{Live, Pending, Record};
 use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::progress::ShardProgress;
-use super::{
-    CommitClock, Control, PipelineError, RunOptions, RunSummary, input_consumer,
-    transactional_producer, wall_ms,
-};
+use super::reread::RereadWatch;
+use super::unit::{Clients, Commit, Step, UnitWork, drive};
+use super::{Control, PipelineError, RunOptions, RunSummary, wall_ms};
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::engine::shard_outages::ShardOutages;
 use crate::inventory::Cell;
 use crate::kafka::client::{ctx, partitions_of};
-use crate::kafka::codec::OutputEncoder;
 use crate::kafka::high_watermark::cached_high;
 use crate::model::Stream;
+use crate::telemetry::health::Health;
 use rdkafka::consumer::Consumer;
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::producer::Producer;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Runs input shard `shard` (partition `shard` of every input topic that has it) until its end
@@ -37,34 +35,220 @@ pub(super) fn run_shard(
     control: &Control,
 ) -> Result<RunSummary, PipelineError> {
     let k = &settings.kafka;
-    let unit = format!("shard-{shard}");
-    let mut reread = super::reread::RereadWatch::new(&unit);
-    let producer = transactional_producer(k, &format!("{}.shard-{shard}", k.transactional_id))?;
-    let consumer = input_consumer(k, &k.group_id)?;
+    let clients = Clients::new(
+        k,
+        &format!("{}.shard-{shard}", k.transactional_id),
+        &k.group_id,
+    )?;
+    let unit = ShardUnit::start(settings, cells, shard, opts, control, &clients)?;
+    drive(unit, &clients, k, &settings.window_sizes_ms, control)
+}
 
-    let mut all = TopicPartitionList::new();
-    let mut ids: Vec<(PartitionId, String)> = Vec::new();
-    for (stream, topic) in Stream::ALL.into_iter().zip(&k.input_topics) {
-        if !partitions_of(&consumer, topic)?.contains(&shard) {
-            continue;
+/// A running shard: its engine and partitions, and what the loop needs between polls.
+struct ShardUnit {
+    name: String,
+    shard: i32,
+    live: Live,
+    /// Each assigned partition and its topic.
+    ids: Vec<(PartitionId, String)>,
+    checkpoint_key: String,
+    input_topics: [String; 3],
+    exit_at_end: bool,
+    allowed_delay_ms: i64,
+    idle: Duration,
+    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    reread: RereadWatch,
+    /// New records that arrive while other partitions are still re-reading wait here (their
+    /// partitions paused), so that the engine is back at the checkpointed state before anything
+    /// new moves it.
+    pending: Vec<Pending>,
+    paused: TopicPartitionList,
+    clock_read: Instant,
+    polls_since_end_check: u32,
+    windows_emitted: u64,
+    /// The watermark and when it last moved.
+    advanced: (Option<i64>, Instant),
+    /// What the last tick found: idle, at the end.
+    idle_now: bool,
+    at_end: bool,
+    last_progress: Option<ShardProgress>,
+    last_outages: Option<ShardOutages>,
+}
+
+impl ShardUnit {
+    /// Assigns the shard's partitions from their checkpointed low water and restores the engine.
+    fn start(
+        settings: &Settings,
+        cells: &[Cell],
+        shard: i32,
+        opts: RunOptions,
+        control: &Control,
+        clients: &Clients,
+    ) -> Result<Self, PipelineError> {
+        let k = &settings.kafka;
+        let consumer = &clients.consumer;
+        let ids = assigned_partitions(k, consumer, shard)?;
+        let checkpoint_key = format!("{}/shard-{shard}", k.group_id);
+        let mut all = TopicPartitionList::new();
+        for ((_, p), topic) in &ids {
+            ctx(all.add_partition_offset(topic, *p, Offset::Invalid), || {
+                "building the assignment".into()
+            })?;
         }
-        ctx(
-            all.add_partition_offset(topic, shard, Offset::Invalid),
-            || "building the assignment".into(),
-        )?;
-        ids.push(((stream, shard), topic.to_string()));
+        let committed = committed_offsets(consumer, all, &k.group_id)?;
+        let checkpoint = committed_checkpoint(settings, &checkpoint_key, &committed)?;
+        let mut engine = Engine::new_shard(settings, cells);
+        engine.set_clock(wall_ms());
+        let (parts, assign) = resume_points(&ids, checkpoint.as_ref())?;
+        if let Some(cp) = &checkpoint {
+            engine
+                .restore(&cp.engine)
+                .map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
+            tracing::info!(
+                partitions = cp.partitions.len(),
+                "restored from checkpoint; re-reading open windows"
+            );
+        }
+        ctx(consumer.assign(&assign), || {
+            "assigning the input partitions".into()
+        })?;
+        tracing::info!(shard, partitions = ids.len(), "shard consuming");
+        let live = Live {
+            engine,
+            parts,
+            decoders: crate::kafka::registry::InputDecoders::new(k),
+            records_counters: control.metrics.as_ref().map_or_else(Vec::new, |m| {
+                k.input_topics
+                    .iter()
+                    .map(|t| m.records.with_label_values(&[t.as_str()]))
+                    .collect()
+            }),
+            summary: RunSummary {
+                restored: checkpoint.is_some(),
+                ..RunSummary::default()
+            },
+            dirty: false,
+        };
+        let name = format!("shard-{shard}");
+        Ok(ShardUnit {
+            reread: RereadWatch::new(&name),
+            name,
+            shard,
+            windows_emitted: live.engine.stats().windows_emitted,
+            advanced: (live.engine.watermark(), Instant::now()),
+            live,
+            ids,
+            checkpoint_key,
+            input_topics: k.input_topics.clone(),
+            exit_at_end: opts.exit_at_end,
+            allowed_delay_ms: settings.allowed_delay_ms,
+            idle: Duration::from_millis(u64::try_from(settings.idle_timeout_ms).unwrap_or(60_000)),
+            metrics: control.metrics.clone(),
+            pending: Vec::new(),
+            paused: TopicPartitionList::new(),
+            clock_read: Instant::now(),
+            polls_since_end_check: 0,
+            idle_now: false,
+            at_end: false,
+            last_progress: None,
+            last_outages: None,
+        })
     }
-    let checkpoint_key = format!("{}/shard-{shard}", k.group_id);
-    let committed = committed_offsets(&consumer, all, &k.group_id)?;
-    let checkpoint = committed_checkpoint(settings, &checkpoint_key, &committed)?;
 
-    let mut engine = Engine::new_shard(settings, cells);
-    engine.set_clock(wall_ms());
+    fn stream_of(&self, topic: &str) -> Option<Stream> {
+        let i = self.input_topics.iter().position(|x| x == topic)?;
+        Stream::ALL.get(i).copied()
+    }
+
+    /// Holds a new record back while other partitions re-read, pausing its partition.
+    fn hold_back(&mut self, r: &Record<'_>, clients: &Clients) -> Result<(), PipelineError> {
+        self.pending.push(Pending::of(r));
+        if self.paused.find_partition(r.topic, r.partition).is_none() {
+            self.paused.add_partition(r.topic, r.partition);
+            let mut one = TopicPartitionList::new();
+            one.add_partition(r.topic, r.partition);
+            ctx(clients.consumer.pause(&one), || {
+                "pausing a partition".into()
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every so often (and when a poll found nothing), each partition's end and lag from the
+    /// high watermark librdkafka last saw.
+    fn check_ends(&mut self, polled_nothing: bool, clients: &Clients) {
+        if polled_nothing {
+            self.polls_since_end_check = u32::MAX;
+        }
+        self.polls_since_end_check = self.polls_since_end_check.saturating_add(1);
+        if self.polls_since_end_check < 10_000 {
+            return;
+        }
+        self.polls_since_end_check = 0;
+        for ((stream, p), topic) in &self.ids {
+            let Some(high) = cached_high(&clients.consumer, topic, *p) else {
+                continue;
+            };
+            self.live.parts.set_end((*stream, *p), high);
+            if let (Some(m), Some(progress)) = (&self.metrics, self.live.parts.get((*stream, *p))) {
+                m.consumer_lag
+                    .with_label_values(&[topic.as_str(), &p.to_string()])
+                    .set((high - progress.next_offset).max(0));
+            }
+        }
+    }
+
+    /// The progress message of this transaction, and the outages of unclosed windows when they
+    /// changed.
+    fn send_progress(&mut self, out: &mut KafkaOutput<'_>) -> Result<(), PipelineError> {
+        // Built only for a commit: the wall clock is read here, not per record.
+        let since_move =
+            i64::try_from(Instant::now().duration_since(self.advanced.1).as_millis()).unwrap_or(0);
+        let progress = ShardProgress {
+            shard: self.shard,
+            watermark: self.live.engine.watermark(),
+            idle: self.idle_now,
+            at_end: self.at_end,
+            advanced_at_ms: wall_ms() - since_move,
+        };
+        let outages = self.live.engine.shard_outages(self.shard);
+        if self.last_outages.as_ref() != Some(&outages) {
+            out.shard_outages(&outages)?;
+            self.last_outages = Some(outages);
+        }
+        out.progress(&progress)?;
+        self.last_progress = Some(progress);
+        Ok(())
+    }
+}
+
+/// Partition `shard` of every input topic that has it.
+fn assigned_partitions(
+    k: &crate::config::KafkaSettings,
+    consumer: &crate::kafka::client::QuietConsumer,
+    shard: i32,
+) -> Result<Vec<(PartitionId, String)>, PipelineError> {
+    let mut ids = Vec::new();
+    for (stream, topic) in Stream::ALL.into_iter().zip(&k.input_topics) {
+        if partitions_of(consumer, topic)?.contains(&shard) {
+            ids.push(((stream, shard), topic.to_string()));
+        }
+    }
+    Ok(ids)
+}
+
+/// Where each partition resumes: from its checkpointed low water (the first record still
+/// feeding an open window), re-reading up to its checkpointed position; from the start without
+/// a checkpoint.
+fn resume_points(
+    ids: &[(PartitionId, String)],
+    checkpoint: Option<&super::checkpoint::Checkpoint>,
+) -> Result<(Partitions, TopicPartitionList), PipelineError> {
     let now = Instant::now();
     let mut parts = Partitions::default();
     let mut assign = TopicPartitionList::new();
-    for ((stream, p), topic) in &ids {
-        let saved = checkpoint.as_ref().and_then(|c| {
+    for ((stream, p), topic) in ids {
+        let saved = checkpoint.and_then(|c| {
             c.partitions
                 .iter()
                 .find(|x| &x.topic == topic && x.partition == *p)
@@ -79,249 +263,146 @@ pub(super) fn run_shard(
             || "building the assignment".into(),
         )?;
     }
-    if let Some(cp) = &checkpoint {
-        engine
-            .restore(&cp.engine)
-            .map_err(|e| PipelineError::BadCheckpoint(e.to_string()))?;
-        tracing::info!(
-            partitions = cp.partitions.len(),
-            "restored from checkpoint; re-reading open windows"
-        );
+    Ok((parts, assign))
+}
+
+impl UnitWork for ShardUnit {
+    fn name(&self) -> &str {
+        &self.name
     }
-    ctx(consumer.assign(&assign), || {
-        "assigning the input partitions".into()
-    })?;
-    let group_metadata = consumer
-        .group_metadata()
-        .ok_or(PipelineError::NoGroupMetadata("shard"))?;
-    tracing::info!(shard, partitions = ids.len(), "shard consuming");
 
-    let started = Instant::now();
-    let encoder = OutputEncoder::new()?;
-    ctx(producer.begin_transaction(), || {
-        "beginning a transaction".into()
-    })?;
-    let mut live = Live {
-        engine,
-        parts,
-        out: KafkaOutput::new(&producer, &encoder, k, control.metrics.clone()).for_shard(shard),
-        decoders: crate::kafka::registry::InputDecoders::new(k),
-        records_counters: control.metrics.as_ref().map_or_else(Vec::new, |m| {
-            k.input_topics
-                .iter()
-                .map(|t| m.records.with_label_values(&[t.as_str()]))
-                .collect()
-        }),
-        summary: RunSummary {
-            restored: checkpoint.is_some(),
-            ..RunSummary::default()
-        },
-        dirty: false,
-        checkpoint_key,
-    };
-    let mut clock = CommitClock::new(k);
-    let mut caught_up = false;
-    let idle = Duration::from_millis(u64::try_from(settings.idle_timeout_ms).unwrap_or(60_000));
-    let mut windows_emitted = live.engine.stats().windows_emitted;
-    let mut polls_since_end_check = 0u32;
-    let mut last_progress: Option<ShardProgress> = None;
-    let mut last_outages = None;
-    // The watermark and when it last moved.
-    let mut advanced: (Option<i64>, Instant) = (live.engine.watermark(), Instant::now());
-    let stream_of = |t: &str| {
-        let i = k.input_topics.iter().position(|x| x == t)?;
-        Stream::ALL.get(i).copied()
-    };
-    // New records that arrive while other partitions are still re-reading wait here (their
-    // partitions paused), so that the engine is back at the checkpointed state before anything
-    // new moves it.
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut paused = TopicPartitionList::new();
-    let mut clock_read = Instant::now();
+    fn output<'a>(&self, out: KafkaOutput<'a>) -> KafkaOutput<'a> {
+        out.for_shard(self.shard)
+    }
 
-    loop {
-        if control.shutdown.load(Ordering::SeqCst) {
-            tracing::info!("shutdown requested: committing and leaving");
-            break;
+    fn before_poll(
+        &mut self,
+        clients: &Clients,
+        out: &mut KafkaOutput<'_>,
+    ) -> Result<(), PipelineError> {
+        if self.live.parts.is_rereading() || self.pending.is_empty() {
+            return Ok(());
         }
-        let rereading = live.parts.is_rereading();
-        if !rereading && !pending.is_empty() {
-            for p in std::mem::take(&mut pending) {
-                live.process(
-                    p.stream,
-                    &p.topic,
-                    p.partition,
-                    p.offset,
-                    p.key.as_deref(),
-                    &p.payload,
-                    Instant::now(),
-                )?;
-            }
-            ctx(consumer.resume(&paused), || "resuming partitions".into())?;
-            paused = TopicPartitionList::new();
+        for p in std::mem::take(&mut self.pending) {
+            self.live.process(&p.record(), out, Instant::now())?;
         }
-        let polled = consumer.poll(Duration::from_millis(100));
-        let now = Instant::now();
-        // The wall clock bounds plausible event times (docs/operating-limits.md); read at most every 100 ms.
-        if now.duration_since(clock_read) >= Duration::from_millis(100) {
-            live.engine.set_clock(wall_ms());
-            clock_read = now;
+        ctx(clients.consumer.resume(&self.paused), || {
+            "resuming partitions".into()
+        })?;
+        self.paused = TopicPartitionList::new();
+        Ok(())
+    }
+
+    fn take(
+        &mut self,
+        m: &BorrowedMessage<'_>,
+        clients: &Clients,
+        out: &mut KafkaOutput<'_>,
+        now: Instant,
+    ) -> Result<(), PipelineError> {
+        // The wall clock bounds plausible event times (docs/operating-limits.md); read at most
+        // every 100 ms.
+        if now.duration_since(self.clock_read) >= Duration::from_millis(100) {
+            self.live.engine.set_clock(wall_ms());
+            self.clock_read = now;
         }
-        match polled {
-            Some(Ok(m)) => {
-                caught_up = false;
-                let Some(stream) = stream_of(m.topic()) else {
-                    continue;
-                };
-                let id = (stream, m.partition());
-                if rereading && !live.parts.is_reread(id, m.offset()) {
-                    pending.push(Pending {
-                        stream,
-                        topic: m.topic().to_string(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        payload: m.payload().unwrap_or_default().to_vec(),
-                    });
-                    if paused.find_partition(m.topic(), m.partition()).is_none() {
-                        paused.add_partition(m.topic(), m.partition());
-                        let mut one = TopicPartitionList::new();
-                        one.add_partition(m.topic(), m.partition());
-                        ctx(consumer.pause(&one), || "pausing a partition".into())?;
-                    }
-                    continue;
-                }
-                live.process(
-                    stream,
-                    m.topic(),
-                    m.partition(),
-                    m.offset(),
-                    m.key(),
-                    m.payload().unwrap_or_default(),
-                    now,
-                )?;
-                if rereading {
-                    continue;
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => {
-                polls_since_end_check = u32::MAX;
-                caught_up = true;
-            }
-            Some(Err(e)) => tracing::warn!(error = %e, "consumer error (librdkafka retries)"),
+        let Some(stream) = self.stream_of(m.topic()) else {
+            return Ok(());
+        };
+        let record = Record {
+            stream,
+            topic: m.topic(),
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key(),
+            payload: m.payload().unwrap_or_default(),
+        };
+        let id = (stream, record.partition);
+        if self.live.parts.is_rereading() && !self.live.parts.is_reread(id, record.offset) {
+            return self.hold_back(&record, clients);
         }
-        polls_since_end_check = polls_since_end_check.saturating_add(1);
-        if polls_since_end_check >= 10_000 {
-            polls_since_end_check = 0;
-            for ((stream, p), topic) in &ids {
-                if let Some(high) = cached_high(&consumer, topic, *p) {
-                    live.parts.set_end((*stream, *p), high);
-                    if let (Some(m), Some(progress)) =
-                        (&control.metrics, live.parts.get((*stream, *p)))
-                    {
-                        m.consumer_lag
-                            .with_label_values(&[topic.as_str(), &p.to_string()])
-                            .set((high - progress.next_offset).max(0));
-                    }
-                }
-            }
+        self.live.process(&record, out, now)
+    }
+
+    fn tick(
+        &mut self,
+        polled_nothing: bool,
+        clients: &Clients,
+        out: &mut KafkaOutput<'_>,
+        health: &Health,
+        now: Instant,
+    ) -> Result<Step, PipelineError> {
+        self.check_ends(polled_nothing, clients);
+        let parts = &self.live.parts;
+        if parts.is_rereading() {
+            self.reread
+                .check(parts.position(), || parts.rereading(), now, health)?;
+            return Ok(Step::REREADING);
         }
-        if live.parts.is_rereading() {
-            reread.check(
-                live.parts.position(),
-                || live.parts.rereading(),
-                now,
-                &control.health,
-            )?;
-            continue;
+        if !self.pending.is_empty() {
+            return Ok(Step::REREADING);
         }
-        if !pending.is_empty() {
-            continue;
-        }
-        reread.finished(&control.health);
+        self.reread.finished(health);
+        let live = &mut self.live;
         if let Some(wm) =
             live.parts
-                .watermark(settings.allowed_delay_ms, idle, opts.exit_at_end, now)
+                .watermark(self.allowed_delay_ms, self.idle, self.exit_at_end, now)
         {
-            live.engine.advance_to(wm, &mut live.out)?;
+            live.engine.advance_to(wm, out)?;
         }
-        let at_end = opts.exit_at_end && live.parts.all_at_end();
-        if at_end {
-            live.engine.finish(&mut live.out)?;
+        self.at_end = self.exit_at_end && live.parts.all_at_end();
+        if self.at_end {
+            live.engine.finish(out)?;
         }
         let watermark = live.engine.watermark();
-        if watermark != advanced.0 {
-            advanced = (watermark, now);
+        if watermark != self.advanced.0 {
+            self.advanced = (watermark, now);
         }
-        let idle_now = live.parts.all_inactive(idle, opts.exit_at_end, now);
-        let moved = last_progress
+        self.idle_now = live.parts.all_inactive(self.idle, self.exit_at_end, now);
+        let moved = self
+            .last_progress
             .as_ref()
-            .is_none_or(|p| (p.watermark, p.idle) != (watermark, idle_now));
-        let emitted = live.engine.stats().windows_emitted != windows_emitted;
-        if clock.due(emitted, caught_up, live.dirty || moved, now) || at_end {
-            windows_emitted = live.engine.stats().windows_emitted;
-            // Built only for a commit: the wall clock is read here, not per record.
-            let since_move = i64::try_from(now.duration_since(advanced.1).as_millis()).unwrap_or(0);
-            let progress = ShardProgress {
-                shard,
-                watermark,
-                idle: idle_now,
-                at_end,
-                advanced_at_ms: wall_ms() - since_move,
-            };
-            let outages = live.engine.shard_outages(shard);
-            if last_outages.as_ref() != Some(&outages) {
-                live.out.shard_outages(&outages)?;
-                last_outages = Some(outages);
-            }
-            live.out.progress(&progress)?;
-            last_progress = Some(progress);
-            live.commit(&producer, &group_metadata, &ids)?;
-            clock.committed();
-            control.health.done(&unit);
-            if let Some(m) = &control.metrics {
-                m.transactions.with_label_values(&["committed"]).inc();
-            }
-            if at_end {
-                break;
-            }
-            ctx(producer.begin_transaction(), || {
-                "beginning a transaction".into()
-            })?;
-        }
+            .is_none_or(|p| (p.watermark, p.idle) != (watermark, self.idle_now));
+        Ok(Step {
+            rereading: false,
+            emitted: live.engine.stats().windows_emitted != self.windows_emitted,
+            dirty: live.dirty || moved,
+            at_end: self.at_end,
+        })
     }
-    let Live {
-        engine,
-        parts,
-        mut out,
-        mut summary,
-        checkpoint_key,
-        ..
-    } = live;
-    if !opts.exit_at_end || !parts.all_at_end() {
-        let mut parts = parts;
-        parts.forget_emitted(&engine.fronts());
-        if let Some(p) = &last_progress {
-            out.progress(p)?;
+
+    fn checkpoint(
+        &mut self,
+        out: &mut KafkaOutput<'_>,
+        last: bool,
+    ) -> Result<Commit, PipelineError> {
+        if last {
+            // Stopping: the last progress again, so the merger knows the committed state.
+            if let Some(p) = &self.last_progress {
+                out.progress(p)?;
+            }
+        } else {
+            self.send_progress(out)?;
         }
-        summary.checkpoint_bytes = commit(
-            &producer,
-            &group_metadata,
-            &mut out,
-            &engine,
-            &parts,
-            &ids,
-            &checkpoint_key,
-        )?;
-        summary.transactions += 1;
+        self.live.parts.forget_emitted(&self.live.engine.fronts());
+        shard_commit(
+            &self.live.engine,
+            &self.live.parts,
+            &self.ids,
+            &self.checkpoint_key,
+        )
     }
-    summary.seconds = started.elapsed().as_secs_f64();
-    crate::telemetry::log_summary(
-        &format!("shard {shard}"),
-        &summary.counters,
-        engine.stats(),
-        &settings.window_sizes_ms,
-        started.elapsed().as_secs_f64(),
-    );
-    Ok(summary)
+
+    fn committed(&mut self, _bytes: usize) {
+        self.live.dirty = false;
+        self.windows_emitted = self.live.engine.stats().windows_emitted;
+    }
+
+    fn summary(&mut self) -> &mut RunSummary {
+        &mut self.live.summary
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.live.engine
+    }
 }
