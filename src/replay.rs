@@ -6,7 +6,7 @@
 use crate::engine::{Disposition, Engine};
 use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
 use crate::source::{ReadLimits, SourceError, read_file_counted};
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Observed, Reporters};
 use crate::telemetry::progress_display::{Position, ProgressDisplay};
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,12 +58,9 @@ pub fn replay<K: Write, B: Write, D: Write>(
     kpis: K,
     breaches: B,
     mut dead: D,
-    metrics: Option<&crate::telemetry::metrics::Metrics>,
+    reporters: Reporters<'_>,
 ) -> Result<Counters, ReplayError> {
-    let mut out = crate::telemetry::Observed {
-        inner: JsonlOutput::new(kpis, breaches),
-        metrics,
-    };
+    let mut out = Observed::new(JsonlOutput::new(kpis, breaches), reporters);
     let mut counters = Counters::default();
     let mut buf = Vec::with_capacity(1024);
     let tick = |engine: &mut Engine| match opts.clock {

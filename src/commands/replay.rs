@@ -1,8 +1,9 @@
 //! `netkpi replay`: files through the engine into KPI, breach and dead-letter files.
 
-use super::{create, http::make_metrics, load};
+use super::{create, http::make_reporting, load};
 use anyhow::{Result, bail};
 use netkpi::engine::Engine;
+use netkpi::telemetry::Reporters;
 use netkpi::{config, replay, telemetry};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,12 +53,12 @@ pub fn execute(args: Args) -> Result<ExitCode> {
     }
     let mut engine = Engine::new(&settings, &cells);
     let started = std::time::Instant::now();
-    let metrics = settings
-        .remote_write
-        .is_some()
-        .then(|| make_metrics(&settings, &cells))
-        .transpose()?
-        .flatten();
+    // Replay reports only to remote write (a backfill); there is no endpoint to scrape.
+    let (metrics, remote_write) = if settings.remote_write.is_some() {
+        make_reporting(&settings, &cells)?
+    } else {
+        (None, None)
+    };
     let counters = replay::replay(
         &mut engine,
         &inputs,
@@ -65,10 +66,13 @@ pub fn execute(args: Args) -> Result<ExitCode> {
         create(&kpis_out)?,
         create(&breaches_out)?,
         create(&dead_letters_out)?,
-        metrics.as_deref(),
+        Reporters {
+            metrics: metrics.as_deref(),
+            remote_write: remote_write.as_deref(),
+        },
     )?;
-    if let Some(m) = &metrics {
-        m.finish_remote_write();
+    if let Some(w) = &remote_write {
+        w.finish();
     }
     telemetry::log_summary(
         "replay",

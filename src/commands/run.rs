@@ -40,8 +40,8 @@ pub fn execute(args: Args) -> Result<ExitCode> {
         netkpi::pipeline::RunOptions { exit_at_end },
         &control,
     )?;
-    if let Some(m) = &control.metrics {
-        m.finish_remote_write();
+    if let Some(w) = &control.remote_write {
+        w.finish();
     }
     let rate = summary.counters.records_read as f64 / summary.seconds.max(1e-9);
     tracing::info!(

@@ -242,6 +242,7 @@ impl Units {
         let stop = Arc::new(AtomicBool::new(false));
         let control = Control {
             metrics: self.control.metrics.clone(),
+            remote_write: self.control.remote_write.clone(),
             shutdown: stop.clone(),
             health: self.control.health.clone(),
         };

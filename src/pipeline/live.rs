@@ -1,7 +1,7 @@
 //! The running state of an input shard: what happens to one input record (re-read, aggregated
 //! or dead-lettered) and which windows it feeds.
 
-use super::output::KafkaOutput;
+use super::unit::UnitOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::{PipelineError, RunSummary};
 use crate::engine::{Disposition, Engine, Ingested};
@@ -72,7 +72,7 @@ impl Live {
     pub(super) fn process(
         &mut self,
         r: &Record<'_>,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         now: Instant,
     ) -> Result<(), PipelineError> {
         let Record {
@@ -145,7 +145,7 @@ impl Live {
         Ok(())
     }
 
-    fn count_dead(&mut self, reason: Reason, out: &KafkaOutput<'_>) {
+    fn count_dead(&mut self, reason: Reason, out: &UnitOutput<'_>) {
         self.summary.counters.dead_letter(reason);
         if let Some(m) = out.metrics() {
             m.dead_letters.with_label_values(&[reason.as_str()]).inc();

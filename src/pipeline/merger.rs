@@ -4,10 +4,9 @@
 //! in [`super::merge`].
 
 use super::merge::{Merge, MergerCheckpoint, committed_checkpoint, committed_offset};
-use super::output::KafkaOutput;
 use super::progress::merged_watermark;
 use super::reread::RereadWatch;
-use super::unit::{Clients, Commit, Step, UnitWork, drive};
+use super::unit::{Clients, Commit, Step, UnitWork, drive, UnitOutput};
 use super::{Control, PipelineError, RunOptions, RunSummary, wall_ms};
 use crate::config::Settings;
 use crate::engine::Engine;
@@ -188,7 +187,7 @@ impl UnitWork for MergerUnit {
         &mut self,
         m: &BorrowedMessage<'_>,
         _clients: &Clients,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         _now: Instant,
     ) -> Result<(), PipelineError> {
         let offset = m.offset();
@@ -212,7 +211,7 @@ impl UnitWork for MergerUnit {
         &mut self,
         _polled_nothing: bool,
         _clients: &Clients,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         health: &Health,
         now: Instant,
     ) -> Result<Step, PipelineError> {
@@ -248,7 +247,7 @@ impl UnitWork for MergerUnit {
 
     fn checkpoint(
         &mut self,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         _last: bool,
     ) -> Result<Commit, PipelineError> {
         self.merge

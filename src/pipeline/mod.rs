@@ -205,6 +205,8 @@ impl Default for RunSummary {
 pub struct Control {
     /// Where the pipeline reports (None: nowhere).
     pub metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    /// Remote write of closed windows, beside the metrics (None: off).
+    pub remote_write: Option<Arc<crate::telemetry::remote_write::RemoteWriter>>,
     /// Set to stop gracefully.
     pub shutdown: Arc<AtomicBool>,
     /// Readiness and waits, for `/readyz`.

@@ -22,7 +22,6 @@ pub struct KafkaOutput<'a> {
     producer: &'a BaseProducer,
     encoder: &'a OutputEncoder,
     kafka: &'a KafkaSettings,
-    metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
     /// Set for a shard's output: closed windows go to the partials topic.
     shard: Option<i32>,
 }
@@ -33,13 +32,11 @@ impl<'a> KafkaOutput<'a> {
         producer: &'a BaseProducer,
         encoder: &'a OutputEncoder,
         kafka: &'a KafkaSettings,
-        metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
     ) -> Self {
         KafkaOutput {
             producer,
             encoder,
             kafka,
-            metrics,
             shard: None,
         }
     }
@@ -75,10 +72,6 @@ impl<'a> KafkaOutput<'a> {
         self.to_merger(&ShardMessage::Progress(progress.clone()))
     }
 
-    /// The metrics this output reports to.
-    pub fn metrics(&self) -> Option<&crate::telemetry::metrics::Metrics> {
-        self.metrics.as_deref()
-    }
 
     fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), KafkaOpError> {
         loop {
@@ -188,9 +181,6 @@ impl Output for KafkaOutput<'_> {
     type Error = PipelineError;
 
     fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error> {
-        if let Some(m) = &self.metrics {
-            m.kpi_record(record);
-        }
         let value = self.encoder.kpi(record)?;
         let key = kpi_key(record);
         Ok(self.send(
@@ -201,9 +191,6 @@ impl Output for KafkaOutput<'_> {
     }
 
     fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error> {
-        if let Some(m) = &self.metrics {
-            m.breach(event);
-        }
         let value = self.encoder.breach(event)?;
         let key = breach_key(event);
         Ok(self.send(
@@ -226,27 +213,6 @@ impl Output for KafkaOutput<'_> {
                 partial: part_of(partial, range),
             })?;
         }
-        Ok(())
-    }
-
-    fn window_closed(&mut self, start: i64, end: i64) -> Result<(), Self::Error> {
-        if let Some(m) = &self.metrics {
-            m.window_closed(start, end);
-        }
-        Ok(())
-    }
-
-    fn cells_forgotten(&mut self, count: u64, remaining: usize) -> Result<(), Self::Error> {
-        crate::telemetry::events::unknown_cells_forgotten(
-            count,
-            remaining,
-            self.metrics.as_deref(),
-        );
-        Ok(())
-    }
-
-    fn windows_skipped(&mut self, size_ms: i64, from: i64, to: i64) -> Result<(), Self::Error> {
-        crate::telemetry::events::windows_skipped(size_ms, from, to, self.metrics.as_deref());
         Ok(())
     }
 }

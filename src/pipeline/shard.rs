@@ -9,7 +9,7 @@ use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::progress::ShardProgress;
 use super::reread::RereadWatch;
-use super::unit::{Clients, Commit, Step, UnitWork, drive};
+use super::unit::{Clients, Commit, Step, UnitWork, drive, UnitOutput};
 use super::{Control, PipelineError, RunOptions, RunSummary, wall_ms};
 use crate::config::Settings;
 use crate::engine::Engine;
@@ -200,7 +200,7 @@ impl ShardUnit {
 
     /// The progress message of this transaction, and the outages of unclosed windows when they
     /// changed.
-    fn send_progress(&mut self, out: &mut KafkaOutput<'_>) -> Result<(), PipelineError> {
+    fn send_progress(&mut self, out: &mut UnitOutput<'_>) -> Result<(), PipelineError> {
         // Built only for a commit: the wall clock is read here, not per record.
         let since_move =
             i64::try_from(Instant::now().duration_since(self.advanced.1).as_millis()).unwrap_or(0);
@@ -278,7 +278,7 @@ impl UnitWork for ShardUnit {
     fn before_poll(
         &mut self,
         clients: &Clients,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
     ) -> Result<(), PipelineError> {
         if self.live.parts.is_rereading() || self.pending.is_empty() {
             return Ok(());
@@ -297,7 +297,7 @@ impl UnitWork for ShardUnit {
         &mut self,
         m: &BorrowedMessage<'_>,
         clients: &Clients,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         now: Instant,
     ) -> Result<(), PipelineError> {
         // The wall clock bounds plausible event times (docs/operating-limits.md); read at most
@@ -328,7 +328,7 @@ impl UnitWork for ShardUnit {
         &mut self,
         polled_nothing: bool,
         clients: &Clients,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         health: &Health,
         now: Instant,
     ) -> Result<Step, PipelineError> {
@@ -373,7 +373,7 @@ impl UnitWork for ShardUnit {
 
     fn checkpoint(
         &mut self,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         last: bool,
     ) -> Result<Commit, PipelineError> {
         if last {

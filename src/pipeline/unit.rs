@@ -12,6 +12,7 @@ use crate::engine::Engine;
 use crate::kafka::client::{QuietConsumer, ctx, input_consumer, transactional_producer};
 use crate::kafka::codec::OutputEncoder;
 use crate::telemetry::health::Health;
+use crate::telemetry::{Observed, Reporters};
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
@@ -65,6 +66,9 @@ impl Step {
     };
 }
 
+/// What a unit writes to: its Kafka output inside the metrics layer every output has.
+pub(super) type UnitOutput<'a> = Observed<'a, KafkaOutput<'a>>;
+
 /// A unit's part of a transaction: its checkpoint record and the consumer offsets that go with
 /// it.
 pub(super) struct Commit {
@@ -81,7 +85,7 @@ pub(super) trait UnitWork {
     fn before_poll(
         &mut self,
         _clients: &Clients,
-        _out: &mut KafkaOutput<'_>,
+        _out: &mut UnitOutput<'_>,
     ) -> Result<(), PipelineError> {
         Ok(())
     }
@@ -90,7 +94,7 @@ pub(super) trait UnitWork {
         &mut self,
         message: &BorrowedMessage<'_>,
         clients: &Clients,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         now: Instant,
     ) -> Result<(), PipelineError>;
     /// After each poll (`polled_nothing`: the poll found no message): re-read progress,
@@ -99,7 +103,7 @@ pub(super) trait UnitWork {
         &mut self,
         polled_nothing: bool,
         clients: &Clients,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         health: &Health,
         now: Instant,
     ) -> Result<Step, PipelineError>;
@@ -107,7 +111,7 @@ pub(super) trait UnitWork {
     /// the final commit of a unit that stops before the end of its input).
     fn checkpoint(
         &mut self,
-        out: &mut KafkaOutput<'_>,
+        out: &mut UnitOutput<'_>,
         last: bool,
     ) -> Result<Commit, PipelineError>;
     /// A transaction holding a checkpoint of `bytes` bytes committed.
@@ -135,12 +139,12 @@ pub(super) fn drive(
         .consumer
         .group_metadata()
         .ok_or_else(|| PipelineError::NoGroupMetadata(unit.name().to_string()))?;
-    let mut out = unit.output(KafkaOutput::new(
-        &clients.producer,
-        &clients.encoder,
-        k,
-        control.metrics.clone(),
-    ));
+    let reporters = Reporters {
+        metrics: control.metrics.as_deref(),
+        remote_write: control.remote_write.as_deref(),
+    };
+    let kafka = unit.output(KafkaOutput::new(&clients.producer, &clients.encoder, k));
+    let mut out = Observed::new(kafka, reporters);
     let started = Instant::now();
     let mut clock = CommitClock::new(k);
     let mut caught_up = false;
@@ -215,7 +219,7 @@ fn commit(
     unit: &mut impl UnitWork,
     clients: &Clients,
     group: &ConsumerGroupMetadata,
-    out: &mut KafkaOutput<'_>,
+    out: &mut UnitOutput<'_>,
     clock: &mut CommitClock,
     control: &Control,
     last: bool,

@@ -84,8 +84,6 @@ pub struct Metrics {
     /// One series per firing alarm (`netkpi_alarm`).
     pub alarms: super::alarms::AlarmSeries,
     pub commit_seconds: Histogram,
-    /// Remote write of closed windows, when configured.
-    remote_write: Mutex<Option<super::remote_write::RemoteWriter>>,
 }
 
 impl Metrics {
@@ -222,7 +220,6 @@ impl Metrics {
             open_groups,
             alarms_firing,
             commit_seconds,
-            remote_write: Mutex::new(None),
         })
     }
 
@@ -230,11 +227,6 @@ impl Metrics {
     pub fn kpi_record(&self, r: &KpiRecord<'_>) {
         if !self.exported(r.level) {
             return;
-        }
-        if let Ok(rw) = self.remote_write.lock()
-            && let Some(w) = rw.as_ref()
-        {
-            w.push(r);
         }
         let window_ms = r.window_end - r.window_start;
         let window = window_label(window_ms);
@@ -284,22 +276,14 @@ impl Metrics {
         }
     }
 
-    /// Also remote-writes every exported KPI record to `url` (queue: `queue` records).
-    pub fn enable_remote_write(&self, url: &str, queue: usize) -> Result<(), MetricsError> {
-        let writer = super::remote_write::RemoteWriter::start(url, queue, &self.registry)?;
-        if let Ok(mut rw) = self.remote_write.lock() {
-            *rw = Some(writer);
-        }
-        Ok(())
+    /// The registry every netkpi metric is in (remote write registers its counter here).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
-    /// Sends what remote write has queued and stops it.
-    pub fn finish_remote_write(&self) {
-        if let Ok(mut rw) = self.remote_write.lock()
-            && let Some(w) = rw.as_mut()
-        {
-            w.finish();
-        }
+    /// The levels exported (`[prometheus] levels`).
+    pub fn exported_levels(&self) -> &[String] {
+        &self.exported_levels
     }
 
     /// Publishes `netkpi_cell_info{cell,site,region,area,technology} 1` for every inventory cell

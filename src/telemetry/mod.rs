@@ -46,43 +46,84 @@ impl Counters {
     }
 }
 
-/// An [`Output`](crate::engine::Output) that also reports to the metrics (gauges, remote write).
+/// Where results are reported besides the outputs: the metrics registry and, beside it, the
+/// remote-write sink.
+#[derive(Clone, Copy, Default)]
+pub struct Reporters<'a> {
+    pub metrics: Option<&'a metrics::Metrics>,
+    pub remote_write: Option<&'a remote_write::RemoteWriter>,
+}
+
+/// The one metrics layer around every [`Output`](crate::engine::Output) (replay's files and the
+/// pipeline's topics alike): KPI gauges, breach and window counters, remote write, and the
+/// engine's telemetry events. It dereferences to the output it wraps.
 pub struct Observed<'a, O> {
     pub inner: O,
-    pub metrics: Option<&'a metrics::Metrics>,
+    pub to: Reporters<'a>,
+}
+
+impl<'a, O> Observed<'a, O> {
+    pub fn new(inner: O, to: Reporters<'a>) -> Self {
+        Observed { inner, to }
+    }
+
+    /// The metrics reported to, if any.
+    pub fn metrics(&self) -> Option<&'a metrics::Metrics> {
+        self.to.metrics
+    }
+}
+
+impl<O> std::ops::Deref for Observed<'_, O> {
+    type Target = O;
+    fn deref(&self) -> &O {
+        &self.inner
+    }
+}
+
+impl<O> std::ops::DerefMut for Observed<'_, O> {
+    fn deref_mut(&mut self) -> &mut O {
+        &mut self.inner
+    }
 }
 
 impl<O: crate::engine::Output> crate::engine::Output for Observed<'_, O> {
     type Error = O::Error;
 
     fn kpi(&mut self, r: &crate::engine::KpiRecord<'_>) -> Result<(), Self::Error> {
-        if let Some(m) = self.metrics {
+        if let Some(m) = self.to.metrics {
             m.kpi_record(r);
+        }
+        if let Some(w) = self.to.remote_write {
+            w.push(r);
         }
         self.inner.kpi(r)
     }
 
+    fn partial(&mut self, p: &crate::engine::partial::Partial) -> Result<(), Self::Error> {
+        self.inner.partial(p)
+    }
+
     fn breach(&mut self, e: &crate::threshold::BreachEvent) -> Result<(), Self::Error> {
-        if let Some(m) = self.metrics {
+        if let Some(m) = self.to.metrics {
             m.breach(e);
         }
         self.inner.breach(e)
     }
 
     fn window_closed(&mut self, start: i64, end: i64) -> Result<(), Self::Error> {
-        if let Some(m) = self.metrics {
+        if let Some(m) = self.to.metrics {
             m.window_closed(start, end);
         }
         self.inner.window_closed(start, end)
     }
 
     fn cells_forgotten(&mut self, count: u64, remaining: usize) -> Result<(), Self::Error> {
-        events::unknown_cells_forgotten(count, remaining, self.metrics);
+        events::unknown_cells_forgotten(count, remaining, self.to.metrics);
         Ok(())
     }
 
     fn windows_skipped(&mut self, size_ms: i64, from: i64, to: i64) -> Result<(), Self::Error> {
-        events::windows_skipped(size_ms, from, to, self.metrics);
+        events::windows_skipped(size_ms, from, to, self.to.metrics);
         Ok(())
     }
 }

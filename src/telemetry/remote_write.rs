@@ -9,9 +9,10 @@
 //! too-old sample with HTTP 500). A full queue drops the window's samples. Every sample is
 //! counted as sent, retried or dropped.
 
-use super::metrics::{Sample, samples};
+use super::series::{Sample, samples};
 use crate::engine::KpiRecord;
 use prometheus::{IntCounterVec, Opts, Registry};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
@@ -115,19 +116,24 @@ pub fn classify(status: u16, body: &str) -> Delivery {
     }
 }
 
-/// The sending side, owned by the processing thread.
+/// The sending side: a sink of its own beside the metrics registry (it only registers its
+/// counter there), shared by the threads that close windows.
 pub struct RemoteWriter {
-    tx: Option<SyncSender<Vec<TimeSeries>>>,
+    tx: Mutex<Option<SyncSender<Vec<TimeSeries>>>>,
     samples: IntCounterVec,
     job: String,
-    sender: Option<std::thread::JoinHandle<()>>,
+    /// The levels whose KPI records are sent (`[prometheus] levels`).
+    levels: Vec<String>,
+    sender: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl RemoteWriter {
-    /// Starts the sender thread for `url`; counters are registered in `registry`.
+    /// Starts the sender thread for `url`, sending the KPI records of `levels`; its counter is
+    /// registered in `registry`.
     pub fn start(
         url: &str,
         queue_windows: usize,
+        levels: Vec<String>,
         registry: &Registry,
     ) -> Result<Self, prometheus::Error> {
         let samples = IntCounterVec::new(
@@ -150,26 +156,38 @@ impl RemoteWriter {
                 prometheus::Error::Msg(format!("cannot start the remote-write thread: {e}"))
             })?;
         Ok(RemoteWriter {
-            tx: Some(tx),
+            tx: Mutex::new(Some(tx)),
             samples,
             job: "netkpi".into(),
-            sender: Some(sender),
+            levels,
+            sender: Mutex::new(Some(sender)),
         })
     }
 
-    /// Sends what is queued and stops the sender (end of a replay).
-    pub fn finish(&mut self) {
-        self.tx = None;
-        if let Some(h) = self.sender.take() {
+    /// Sends what is queued and stops the sender (end of a run or a replay).
+    pub fn finish(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            *tx = None;
+        }
+        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
+        if let Some(h) = sender {
             let _ = h.join();
         }
     }
 
-    /// Queues one KPI record's series; drops (and counts) them when the queue is full.
+    /// Queues one KPI record's series (of a sent level); drops (and counts) them when the
+    /// queue is full.
     pub fn push(&self, r: &KpiRecord<'_>) {
+        if !self.levels.iter().any(|l| l == r.level) {
+            return;
+        }
         let series = time_series(r, &self.job);
         let n = series.len() as u64;
-        let queued = self.tx.as_ref().map(|tx| tx.try_send(series));
+        let queued = self
+            .tx
+            .lock()
+            .ok()
+            .and_then(|tx| tx.as_ref().map(|tx| tx.try_send(series)));
         if !matches!(queued, Some(Ok(()))) {
             if let Some(Err(TrySendError::Full(_))) = queued {
                 tracing::debug!("remote-write queue full: samples dropped");

@@ -189,7 +189,7 @@ proptest! {
         let mut engine = netkpi::engine::Engine::new(&s, &small_inventory());
         let limit = || Capped { written: 0, max: 64 << 20 };
         let opts = netkpi::replay::ReplayOptions::of(&s);
-        match netkpi::replay::replay(&mut engine, &[path], &opts, limit(), limit(), limit(), None) {
+        match netkpi::replay::replay(&mut engine, &[path], &opts, limit(), limit(), limit(), Default::default()) {
             Ok(counters) => {
                 prop_assert!(counters.records_read >= counters.dead_letters_total());
                 let aggregated: u64 = engine.stats().records.iter().sum();

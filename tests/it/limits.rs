@@ -114,7 +114,7 @@ fn a_fixed_not_after_replays_future_data_reproducibly() {
         ..netkpi::replay::ReplayOptions::of(&s)
     };
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
-    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, None)
+    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, Default::default())
         .expect("replays");
     assert!(d.is_empty(), "{}", String::from_utf8_lossy(&d));
     assert_eq!(engine.stats().records[0], 2);
@@ -146,7 +146,7 @@ fn a_long_gap_is_skipped_counted_and_bounded() {
     std::fs::write(&path, input.join("\n")).expect("write");
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let opts = netkpi::replay::ReplayOptions::of(&s);
-    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, None)
+    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, Default::default())
         .expect("replays");
     assert_eq!(engine.stats().skipped_windows, vec![skipped as u64]);
     // Both later records are on time: nothing became late because of the gap.
@@ -557,7 +557,7 @@ fn unknown_cells_are_forgotten_and_restored_outages_pruned() {
     let mut engine = netkpi::engine::Engine::new(&s, &cells);
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let opts = netkpi::replay::ReplayOptions::of(&s);
-    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, None)
+    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, Default::default())
         .expect("replays");
     assert!(d.is_empty(), "{}", String::from_utf8_lossy(&d));
     assert_eq!(engine.stats().unknown_cells_forgotten, 20_000);

@@ -60,7 +60,7 @@ pub fn replay_files(settings: &Settings, cells: &[Cell], inputs: &[PathBuf]) -> 
         &mut k,
         &mut b,
         &mut d,
-        None,
+        Default::default(),
     )
     .expect("replay runs");
     Replayed {
