@@ -6,8 +6,8 @@
 use crate::engine::{Disposition, Engine};
 use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
 use crate::source::{ReadLimits, SourceError, read_file_counted};
-use crate::telemetry::{Counters, Observed, Reporters};
 use crate::telemetry::progress_display::{Position, ProgressDisplay};
+use crate::telemetry::{Counters, Observed, Reporters};
 use std::io::Write;
 use std::path::PathBuf;
 

@@ -137,7 +137,7 @@ impl SizeState {
             || self.front.is_some_and(|f| start < f && self.emitted)
     }
 
-    /// Spec 10.2: when the next window to emit received no record and starts `max_gap_ms` or
+    /// docs/operating-limits.md (gaps): when the next window to emit received no record and starts `max_gap_ms` or
     /// more after the last record of the emitted windows, moves `front` over the rest of the gap — to
     /// the next window that received records, or at most to the window starting at `horizon`
     /// (the one holding the watermark). Returns the skipped range `[from, to)`.

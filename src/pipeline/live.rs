@@ -1,8 +1,8 @@
 //! The running state of an input shard: what happens to one input record (re-read, aggregated
 //! or dead-lettered) and which windows it feeds.
 
-use super::unit::UnitOutput;
 use super::partitions::{PartitionId, Partitions};
+use super::unit::UnitOutput;
 use super::{PipelineError, RunSummary};
 use crate::engine::{Disposition, Engine, Ingested};
 use crate::model::Stream;
@@ -127,9 +127,7 @@ impl Live {
             Disposition::Kept => {}
             Disposition::LateOutage => {
                 self.summary.counters.late_outage_records += 1;
-                if let Some(m) = out.metrics() {
-                    m.late_outage_records.inc();
-                }
+                crate::telemetry::events::late_outage_record(out.metrics());
             }
             Disposition::DeadLetter(reject) => {
                 self.count_dead(reject.reason, out);
@@ -147,9 +145,7 @@ impl Live {
 
     fn count_dead(&mut self, reason: Reason, out: &UnitOutput<'_>) {
         self.summary.counters.dead_letter(reason);
-        if let Some(m) = out.metrics() {
-            m.dead_letters.with_label_values(&[reason.as_str()]).inc();
-        }
+        crate::telemetry::events::dead_letter(reason, out.metrics());
     }
 }
 

@@ -6,7 +6,7 @@
 use super::merge::{Merge, MergerCheckpoint, committed_checkpoint, committed_offset};
 use super::progress::merged_watermark;
 use super::reread::RereadWatch;
-use super::unit::{Clients, Commit, Step, UnitWork, drive, UnitOutput};
+use super::unit::{Clients, Commit, Step, UnitOutput, UnitWork, drive};
 use super::{Control, PipelineError, RunOptions, RunSummary, wall_ms};
 use crate::config::Settings;
 use crate::engine::Engine;
@@ -196,6 +196,7 @@ impl UnitWork for MergerUnit {
         let reread = offset < self.resume_until;
         if let Some(reject) = self.merge.take(&mut self.engine, payload, offset, reread) {
             self.summary.counters.dead_letter(reject.reason);
+            crate::telemetry::events::dead_letter(reject.reason, out.metrics());
             let source = (
                 self.partials_topic.clone(),
                 0,

@@ -72,7 +72,6 @@ impl<'a> KafkaOutput<'a> {
         self.to_merger(&ShardMessage::Progress(progress.clone()))
     }
 
-
     fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), KafkaOpError> {
         loop {
             match self.producer.send(record) {

@@ -9,7 +9,7 @@ use super::output::KafkaOutput;
 use super::partitions::{PartitionId, Partitions};
 use super::progress::ShardProgress;
 use super::reread::RereadWatch;
-use super::unit::{Clients, Commit, Step, UnitWork, drive, UnitOutput};
+use super::unit::{Clients, Commit, Step, UnitOutput, UnitWork, drive};
 use super::{Control, PipelineError, RunOptions, RunSummary, wall_ms};
 use crate::config::Settings;
 use crate::engine::Engine;

@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::kafka::client::{QuietConsumer, ctx, input_consumer, transactional_producer};
 use crate::kafka::codec::OutputEncoder;
 use crate::telemetry::health::Health;
-use crate::telemetry::{Observed, Reporters};
+use crate::telemetry::{Observed, Reporters, events};
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
@@ -109,11 +109,8 @@ pub(super) trait UnitWork {
     ) -> Result<Step, PipelineError>;
     /// The unit's last messages of the transaction, then its checkpoint and offsets (`last`:
     /// the final commit of a unit that stops before the end of its input).
-    fn checkpoint(
-        &mut self,
-        out: &mut UnitOutput<'_>,
-        last: bool,
-    ) -> Result<Commit, PipelineError>;
+    fn checkpoint(&mut self, out: &mut UnitOutput<'_>, last: bool)
+    -> Result<Commit, PipelineError>;
     /// A transaction holding a checkpoint of `bytes` bytes committed.
     fn committed(&mut self, bytes: usize);
     /// What the unit did so far.
@@ -234,18 +231,11 @@ fn commit(
         &c.offsets,
     );
     let metrics = control.metrics.as_deref();
-    if let (Err(_), Some(m)) = (&committed, metrics) {
-        // The unit stops; librdkafka's next init_transactions aborts what was left open.
-        m.transactions.with_label_values(&["failed"]).inc();
+    if committed.is_err() {
+        events::transaction_failed(unit.name(), metrics);
     }
     let bytes = committed?;
-    let waited = clock.committed();
-    if let Some(m) = metrics {
-        m.transactions.with_label_values(&["committed"]).inc();
-        if let Some(w) = waited {
-            m.commit_seconds.observe(w.as_secs_f64());
-        }
-    }
+    events::transaction_committed(unit.name(), clock.committed(), metrics);
     control.health.done(unit.name());
     let summary = unit.summary();
     summary.transactions += 1;

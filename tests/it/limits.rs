@@ -114,8 +114,16 @@ fn a_fixed_not_after_replays_future_data_reproducibly() {
         ..netkpi::replay::ReplayOptions::of(&s)
     };
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
-    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, Default::default())
-        .expect("replays");
+    netkpi::replay::replay(
+        &mut engine,
+        &[path],
+        &opts,
+        &mut k,
+        &mut b,
+        &mut d,
+        Default::default(),
+    )
+    .expect("replays");
     assert!(d.is_empty(), "{}", String::from_utf8_lossy(&d));
     assert_eq!(engine.stats().records[0], 2);
 }
@@ -146,8 +154,16 @@ fn a_long_gap_is_skipped_counted_and_bounded() {
     std::fs::write(&path, input.join("\n")).expect("write");
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let opts = netkpi::replay::ReplayOptions::of(&s);
-    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, Default::default())
-        .expect("replays");
+    netkpi::replay::replay(
+        &mut engine,
+        &[path],
+        &opts,
+        &mut k,
+        &mut b,
+        &mut d,
+        Default::default(),
+    )
+    .expect("replays");
     assert_eq!(engine.stats().skipped_windows, vec![skipped as u64]);
     // Both later records are on time: nothing became late because of the gap.
     assert!(d.is_empty());
@@ -557,8 +573,16 @@ fn unknown_cells_are_forgotten_and_restored_outages_pruned() {
     let mut engine = netkpi::engine::Engine::new(&s, &cells);
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let opts = netkpi::replay::ReplayOptions::of(&s);
-    netkpi::replay::replay(&mut engine, &[path], &opts, &mut k, &mut b, &mut d, Default::default())
-        .expect("replays");
+    netkpi::replay::replay(
+        &mut engine,
+        &[path],
+        &opts,
+        &mut k,
+        &mut b,
+        &mut d,
+        Default::default(),
+    )
+    .expect("replays");
     assert!(d.is_empty(), "{}", String::from_utf8_lossy(&d));
     assert_eq!(engine.stats().unknown_cells_forgotten, 20_000);
     assert_eq!(engine.stats().unknown_cell_records, 20_000);
