@@ -178,7 +178,7 @@ fn view(
 ) -> Result<(), crate::kafka::client::KafkaOpError> {
     let k = &settings.kafka;
     let consumer: QuietConsumer = crate::kafka::client::ctx(
-        base_config(k)
+        base_config(k, crate::config::ClientRole::Consumer)
             .set("group.id", "netkpi-demo-viewer")
             .set("enable.auto.commit", "false")
             .set("fetch.wait.max.ms", "10")
@@ -273,6 +273,7 @@ pub fn run(
     let cluster = MockCluster::new(1)?;
     settings.kafka.brokers = cluster.bootstrap_servers();
     settings.kafka.properties.clear();
+    settings.kafka.role_properties = Default::default();
     settings.kafka.commit_interval_ms = 500;
     settings.kafka.output_partitions = 3;
     settings.kafka.framing = [crate::config::Framing::Raw; 3];

@@ -32,17 +32,15 @@ pub fn execute(args: Args) -> Result<ExitCode> {
     if !rejected.is_empty() {
         println!("{} problem(s) in {}:", rejected.len(), file.display());
         for p in rejected {
-            println!(
-                "  - kafka.properties.\"{}\": librdkafka refuses it: {}",
-                p.key, p.message
-            );
+            println!("  - {}: librdkafka refuses it: {}", p.path(), p.message);
         }
         return Ok(ExitCode::from(2));
     }
     for p in unsupported {
         println!(
-            "warning: kafka.properties.\"{}\": not supported by this build of librdkafka: {}",
-            p.key, p.message
+            "warning: {}: not supported by this build of librdkafka: {}",
+            p.path(),
+            p.message
         );
     }
     let cells = match inventory::load(&settings.inventory_path) {

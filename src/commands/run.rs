@@ -64,11 +64,7 @@ fn refuse_bad_kafka_properties(settings: &config::Settings) -> Result<()> {
         .into_iter()
         .find(|p| !p.unsupported_here)
     {
-        bail!(
-            "kafka.properties.\"{}\": librdkafka refuses it: {}",
-            p.key,
-            p.message
-        );
+        bail!("{}: librdkafka refuses it: {}", p.path(), p.message);
     }
     Ok(())
 }

@@ -135,6 +135,11 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
         dead_letters_topic: t.dead_letters,
         checkpoints_topic: t.checkpoints,
         partials_topic: t.partials,
-        properties: k.properties.into_iter().collect(),
+        properties: k.properties.common.into_iter().collect(),
+        role_properties: [
+            k.properties.consumer.into_iter().collect(),
+            k.properties.producer.into_iter().collect(),
+            k.properties.admin.into_iter().collect(),
+        ],
     }
 }

@@ -91,8 +91,10 @@ pub struct KafkaSettings {
     pub dead_letters_topic: String,
     pub checkpoints_topic: String,
     pub partials_topic: String,
-    /// Extra librdkafka properties.
+    /// Extra librdkafka properties of every client.
     pub properties: Vec<(String, String)>,
+    /// Extra librdkafka properties of each [`ClientRole`], in its order.
+    pub role_properties: [Vec<(String, String)>; 3],
     /// Framing of each input topic, in stream order.
     pub framing: [Framing; 3],
     /// Schema registry base URL (set when a topic uses the Confluent framing).
@@ -108,23 +110,67 @@ pub enum Framing {
     Confluent,
 }
 
+/// What a Kafka client is for, which decides the `[kafka.properties.<role>]` it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRole {
+    Consumer,
+    Producer,
+    Admin,
+}
+
+impl ClientRole {
+    pub const ALL: [ClientRole; 3] = [
+        ClientRole::Consumer,
+        ClientRole::Producer,
+        ClientRole::Admin,
+    ];
+
+    /// The key of its table under `[kafka.properties]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientRole::Consumer => "consumer",
+            ClientRole::Producer => "producer",
+            ClientRole::Admin => "admin",
+        }
+    }
+}
+
 impl KafkaSettings {
+    /// The properties a client of `role` gets: the common ones, then its role's own (which win).
+    pub fn properties_of(&self, role: ClientRole) -> impl Iterator<Item = &(String, String)> {
+        self.properties
+            .iter()
+            .chain(self.role_properties[role as usize].iter())
+    }
+
+    /// Every configured property with its place (`None`: common; else the role).
+    pub fn all_properties(&self) -> impl Iterator<Item = (Option<ClientRole>, &(String, String))> {
+        let common = self.properties.iter().map(|p| (None, p));
+        let roles = ClientRole::ALL.into_iter().flat_map(move |r| {
+            self.role_properties[r as usize]
+                .iter()
+                .map(move |p| (Some(r), p))
+        });
+        common.chain(roles)
+    }
+
     /// Whether a property's value must never be shown.
     pub fn is_secret(key: &str) -> bool {
         secrets::is_secret_key(key)
     }
 
-    /// The properties with secret values replaced, for logs and `check-config`.
+    /// The properties with secret values replaced, for logs and `check-config` (a role's keys
+    /// prefixed with the role: `consumer.fetch.max.bytes`).
     pub fn redacted_properties(&self) -> Vec<(String, String)> {
-        self.properties
-            .iter()
-            .map(|(k, v)| {
+        self.all_properties()
+            .map(|(role, (k, v))| {
                 let shown = if Self::is_secret(k) {
                     "<redacted>".to_string()
                 } else {
                     v.clone()
                 };
-                (k.clone(), shown)
+                let key = role.map_or_else(|| k.clone(), |r| format!("{}.{k}", r.as_str()));
+                (key, shown)
             })
             .collect()
     }
@@ -207,10 +253,9 @@ pub fn load_with_targets(path: &Path, targets: Option<&Path>) -> Result<Settings
     secrets::register(
         settings
             .kafka
-            .properties
-            .iter()
-            .filter(|(k, _)| secrets::is_secret_key(k))
-            .map(|(_, v)| v.clone()),
+            .all_properties()
+            .filter(|(_, (k, _))| secrets::is_secret_key(k))
+            .map(|(_, (_, v))| v.clone()),
     );
     Ok(settings)
 }

@@ -161,9 +161,24 @@ pub struct RawKafka {
     pub framing: RawFraming,
     /// Confluent schema registry, e.g. `http://registry:8081` (required with `confluent` framing).
     pub schema_registry_url: Option<String>,
-    /// Extra librdkafka properties for every client (security.protocol, sasl.*, ssl.*, …).
-    /// Values of keys naming a password, secret or key are never logged or printed.
-    pub properties: std::collections::BTreeMap<String, String>,
+    /// Extra librdkafka properties: for every client (security.protocol, sasl.*, ssl.*, …),
+    /// and per client role in `[kafka.properties.consumer]`, `.producer`, `.admin` (so that a
+    /// consumer setting is not given to producers, which would warn about it). Values of keys
+    /// naming a password, secret or key are never logged or printed.
+    pub properties: RawProperties,
+}
+
+/// `[kafka.properties]`: common properties, and the three client roles' own.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProperties {
+    #[serde(default)]
+    pub consumer: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub producer: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub admin: std::collections::BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub common: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for RawKafka {
@@ -181,7 +196,7 @@ impl Default for RawKafka {
             topics: RawTopics::default(),
             framing: RawFraming::default(),
             schema_registry_url: None,
-            properties: std::collections::BTreeMap::new(),
+            properties: RawProperties::default(),
         }
     }
 }

@@ -237,3 +237,58 @@ during_outage = "suppress"
 "#;
     assert!(problems(ok).is_empty(), "{:#?}", problems(ok));
 }
+
+#[test]
+fn kafka_properties_are_given_by_client_role() {
+    let s = from_toml_str(
+        r#"
+[inventory]
+path = "cells.csv"
+[kafka.properties]
+"security.protocol" = "SASL_PLAINTEXT"
+"sasl.password" = "s3cret-role"
+[kafka.properties.consumer]
+"fetch.max.bytes" = "1048576"
+[kafka.properties.producer]
+"linger.ms" = "10"
+[kafka.properties.admin]
+"request.timeout.ms" = "5000"
+"#,
+        Path::new("/etc/netkpi"),
+    )
+    .unwrap();
+    let keys = |role| -> Vec<String> {
+        s.kafka
+            .properties_of(role)
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    use crate::config::ClientRole::{Admin, Consumer, Producer};
+    assert_eq!(
+        keys(Consumer),
+        ["sasl.password", "security.protocol", "fetch.max.bytes"]
+    );
+    assert_eq!(
+        keys(Producer),
+        ["sasl.password", "security.protocol", "linger.ms"]
+    );
+    assert_eq!(
+        keys(Admin),
+        ["sasl.password", "security.protocol", "request.timeout.ms"]
+    );
+    let shown = s.kafka.redacted_properties();
+    assert!(shown.contains(&("consumer.fetch.max.bytes".into(), "1048576".into())));
+    assert!(shown.contains(&("sasl.password".into(), "<redacted>".into())));
+    // librdkafka checks each role's properties too, and the problem names its table.
+    let bad = from_toml_str(
+        "[inventory]\npath = \"c.csv\"\n[kafka.properties.consumer]\n\"fetch.max.bites\" = \"1\"\n",
+        Path::new("/etc/netkpi"),
+    )
+    .unwrap();
+    let problems = crate::kafka::client::check_properties(&bad.kafka);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        problems[0].path(),
+        "kafka.properties.consumer.\"fetch.max.bites\""
+    );
+}

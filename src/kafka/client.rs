@@ -1,7 +1,7 @@
 //! Kafka clients built from the configuration (librdkafka properties pass through, secrets never
 //! logged), topic creation, and reading the checkpoints topic back.
 
-use crate::config::KafkaSettings;
+use crate::config::{ClientRole, KafkaSettings};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -84,12 +84,25 @@ impl std::fmt::Display for KafkaOpError {
 /// A librdkafka property librdkafka does not take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PropertyProblem {
+    /// The role table it is in (`None`: `[kafka.properties]` itself).
+    pub role: Option<ClientRole>,
     pub key: String,
     /// librdkafka's message, secrets redacted.
     pub message: String,
     /// Valid librdkafka, but not in this build (e.g. TLS without OpenSSL): a warning, since a
     /// build with the feature takes it.
     pub unsupported_here: bool,
+}
+
+impl PropertyProblem {
+    /// Where it is in the configuration: `kafka.properties."KEY"` or
+    /// `kafka.properties.consumer."KEY"`.
+    pub fn path(&self) -> String {
+        match self.role {
+            None => format!("kafka.properties.\"{}\"", self.key),
+            Some(r) => format!("kafka.properties.{}.\"{}\"", r.as_str(), self.key),
+        }
+    }
 }
 
 /// Checks the configured librdkafka properties the way librdkafka checks a client
@@ -103,10 +116,11 @@ pub fn check_properties(k: &KafkaSettings) -> Vec<PropertyProblem> {
     if conf.is_null() {
         return problems;
     }
-    for (key, value) in &k.properties {
+    for (role, (key, value)) in k.all_properties() {
         let (Ok(ckey), Ok(cvalue)) = (CString::new(key.as_str()), CString::new(value.as_str()))
         else {
             problems.push(PropertyProblem {
+                role,
                 key: key.clone(),
                 message: "contains a NUL byte".to_string(),
                 unsupported_here: false,
@@ -134,6 +148,7 @@ pub fn check_properties(k: &KafkaSettings) -> Vec<PropertyProblem> {
             let unsupported_here = message.contains("not supported in this build")
                 || message.contains("not available at build time");
             problems.push(PropertyProblem {
+                role,
                 key: key.clone(),
                 message,
                 unsupported_here,
@@ -153,11 +168,12 @@ pub fn ctx<T>(r: Result<T, KafkaError>, doing: impl FnOnce() -> String) -> Resul
     })
 }
 
-/// Base client configuration: brokers plus the configured extra properties.
-pub fn base_config(k: &KafkaSettings) -> ClientConfig {
+/// Base configuration of a client of `role`: brokers plus the configured extra properties
+/// (common, then the role's own).
+pub fn base_config(k: &KafkaSettings, role: ClientRole) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
-    for (key, value) in &k.properties {
+    for (key, value) in k.properties_of(role) {
         c.set(key, value);
     }
     c
@@ -166,7 +182,7 @@ pub fn base_config(k: &KafkaSettings) -> ClientConfig {
 /// The transactional producer of one unit; fences the unit's previous owner.
 pub fn transactional_producer(k: &KafkaSettings, id: &str) -> Result<BaseProducer, KafkaOpError> {
     let producer: BaseProducer = ctx(
-        base_config(k)
+        base_config(k, ClientRole::Producer)
             .set("transactional.id", id)
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
@@ -184,7 +200,7 @@ pub fn transactional_producer(k: &KafkaSettings, id: &str) -> Result<BaseProduce
 /// A `read_committed` consumer of group `group` for manual assignment.
 pub fn input_consumer(k: &KafkaSettings, group: &str) -> Result<QuietConsumer, KafkaOpError> {
     ctx(
-        base_config(k)
+        base_config(k, ClientRole::Consumer)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -220,9 +236,10 @@ pub fn ensure_topics(
     partitions: i32,
     role: TopicRole,
 ) -> Result<(), KafkaOpError> {
-    let admin: AdminClient<DefaultClientContext> = ctx(base_config(k).create(), || {
-        "creating the admin client".into()
-    })?;
+    let admin: AdminClient<DefaultClientContext> =
+        ctx(base_config(k, ClientRole::Admin).create(), || {
+            "creating the admin client".into()
+        })?;
     let metadata = ctx(
         admin.inner().fetch_metadata(None, Duration::from_secs(10)),
         || format!("reading metadata from {}", k.brokers),
@@ -306,7 +323,7 @@ pub fn partitions_of(consumer: &QuietConsumer, topic: &str) -> Result<Vec<i32>, 
 /// reported, nothing committed).
 pub fn topic_reader(k: &KafkaSettings) -> Result<QuietConsumer, KafkaOpError> {
     ctx(
-        base_config(k)
+        base_config(k, ClientRole::Consumer)
             .set("group.id", format!("{}-checkpoint-reader", k.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")

@@ -22,7 +22,7 @@ pub fn produce_traffic(
     let topics: Vec<&str> = k.input_topics.iter().map(String::as_str).collect();
     ensure_topics(k, &topics, partitions, TopicRole::Input)?;
     let producer: BaseProducer = ctx(
-        base_config(k)
+        base_config(k, crate::config::ClientRole::Producer)
             .set("enable.idempotence", "true")
             .set("linger.ms", "20")
             .set("compression.type", "lz4")

@@ -80,7 +80,7 @@ impl Owners {
     ) -> Result<Self, KafkaOpError> {
         let group = format!("{}.owners", k.group_id);
         let consumer: BaseConsumer<OwnersContext> = ctx(
-            base_config(k)
+            base_config(k, crate::config::ClientRole::Consumer)
                 .set("group.id", &group)
                 .set("partition.assignment.strategy", "range")
                 .set("session.timeout.ms", k.session_timeout_ms.to_string())

@@ -54,9 +54,10 @@ fn produce_confluent(s: &Settings, items: &[GenItem], lines: &[String]) -> Vec<S
         netkpi::kafka::client::TopicRole::Input,
     )
     .expect("topics");
-    let producer: BaseProducer = netkpi::kafka::client::base_config(&s.kafka)
-        .create()
-        .expect("producer");
+    let producer: BaseProducer =
+        netkpi::kafka::client::base_config(&s.kafka, netkpi::config::ClientRole::Producer)
+            .create()
+            .expect("producer");
     let mut kept = Vec::new();
     for (item, line) in items.iter().zip(lines) {
         let GenItem::Event(ev) = item else { continue };

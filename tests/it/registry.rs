@@ -191,9 +191,10 @@ fn confluent_framing_resolves_older_and_newer_producers() {
         writer(input_schema(Stream::Outage)),
     );
     let roundtrip = InputDecoder::new().expect("decoder");
-    let producer: BaseProducer = netkpi::kafka::client::base_config(&s.kafka)
-        .create()
-        .expect("producer");
+    let producer: BaseProducer =
+        netkpi::kafka::client::base_config(&s.kafka, netkpi::config::ClientRole::Producer)
+            .create()
+            .expect("producer");
     let mut lines = Vec::new();
     let opts = GenOptions {
         duration_ms: 60 * 60_000,
