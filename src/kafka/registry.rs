@@ -43,6 +43,7 @@ enum Writer {
 }
 
 /// What the registry answered for a schema id.
+#[derive(Clone)]
 enum Fetched {
     Avro(String),
     /// A schema of another type (PROTOBUF, JSON).
@@ -50,10 +51,17 @@ enum Fetched {
     Missing,
 }
 
-/// A cached Confluent schema-registry client.
+/// The schema texts the registry answered, by id: one cache per instance, shared by its shards,
+/// so each id is fetched once however many shards read it.
+#[derive(Clone, Default)]
+pub struct SchemaCache(std::sync::Arc<std::sync::Mutex<HashMap<u32, Fetched>>>);
+
+/// A cached Confluent schema-registry client: schema texts in the instance's [`SchemaCache`],
+/// resolved readers of its own.
 pub struct Registry {
     url: String,
     agent: ureq::Agent,
+    texts: SchemaCache,
     cache: HashMap<(u32, usize), Writer>,
 }
 
@@ -65,8 +73,13 @@ struct SchemaResponse {
 }
 
 impl Registry {
-    /// A client for the registry at `url`.
+    /// A client for the registry at `url` with a cache of its own.
     pub fn new(url: &str) -> Self {
+        Self::sharing(url, SchemaCache::default())
+    }
+
+    /// A client for the registry at `url` that shares the schema texts of `texts`.
+    pub fn sharing(url: &str, texts: SchemaCache) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
             .http_status_as_error(false)
@@ -75,8 +88,26 @@ impl Registry {
         Registry {
             url: url.trim_end_matches('/').to_string(),
             agent,
+            texts,
             cache: HashMap::new(),
         }
+    }
+
+    /// The schema text of `id`, from the instance's cache or else the registry (the cache is
+    /// held while fetching, so two shards never fetch the same id). An unknown id is not
+    /// cached: the registry may learn it.
+    fn text_of(&self, id: u32) -> Result<Fetched, RegistryUnavailable> {
+        let Ok(mut texts) = self.texts.0.lock() else {
+            return self.fetch(id);
+        };
+        if let Some(f) = texts.get(&id) {
+            return Ok(f.clone());
+        }
+        let fetched = self.fetch(id)?;
+        if !matches!(fetched, Fetched::Missing) {
+            texts.insert(id, fetched.clone());
+        }
+        Ok(fetched)
     }
 
     /// Fetches the schema text of `id`: `Ok(None)` when the registry does not know it.
@@ -127,7 +158,7 @@ impl Registry {
     fn writer(&mut self, id: u32, stream: Stream) -> Result<Option<&Writer>, RegistryUnavailable> {
         let key = (id, stream as usize);
         if !self.cache.contains_key(&key) {
-            let text = match self.fetch(id)? {
+            let text = match self.text_of(id)? {
                 Fetched::Missing => return Ok(None),
                 Fetched::OtherType(t) => {
                     let why = format!("schema {id} is a {t} schema, not Avro");
@@ -224,11 +255,14 @@ pub struct InputDecoders {
 }
 
 impl InputDecoders {
-    /// Decoders for the configured framings.
-    pub fn new(k: &KafkaSettings) -> Self {
+    /// Decoders for the configured framings, sharing the instance's schema texts.
+    pub fn new(k: &KafkaSettings, texts: &SchemaCache) -> Self {
         InputDecoders {
             framing: k.framing,
-            registry: k.schema_registry_url.as_deref().map(Registry::new),
+            registry: k
+                .schema_registry_url
+                .as_deref()
+                .map(|url| Registry::sharing(url, texts.clone())),
         }
     }
 

@@ -245,6 +245,7 @@ impl Units {
             remote_write: self.control.remote_write.clone(),
             shutdown: stop.clone(),
             health: self.control.health.clone(),
+            schemas: self.control.schemas.clone(),
         };
         let (settings, cells) = (self.settings.clone(), self.cells.clone());
         let (shards, opts) = (self.shards, self.opts);

@@ -211,4 +211,6 @@ pub struct Control {
     pub shutdown: Arc<AtomicBool>,
     /// Readiness and waits, for `/readyz`.
     pub health: crate::telemetry::health::Health,
+    /// The writer schemas fetched from the registry, shared by the instance's shards.
+    pub schemas: crate::kafka::registry::SchemaCache,
 }

@@ -116,7 +116,7 @@ impl ShardUnit {
         let live = Live {
             engine,
             parts,
-            decoders: crate::kafka::registry::InputDecoders::new(k),
+            decoders: crate::kafka::registry::InputDecoders::new(k, &control.schemas),
             records_counters: control.metrics.as_ref().map_or_else(Vec::new, |m| {
                 k.input_topics
                     .iter()
