@@ -277,6 +277,7 @@ pub fn run(
     settings.kafka.commit_interval_ms = 500;
     settings.kafka.output_partitions = 3;
     settings.kafka.framing = [crate::config::Framing::Raw; 3];
+    settings.kafka.output_framing = crate::config::Framing::Raw;
     // Wall-clock idle timeout, scaled: sparse topics (outages) must not hold windows back.
     settings.idle_timeout_ms = 2_000;
     // Event time runs `speedup` times faster than the clock: the plausible-future bound

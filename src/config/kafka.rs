@@ -86,10 +86,11 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
         }
     }
     let f = k.framing;
-    let framing = [
+    let [calls, data_sessions, outages, output_framing] = [
         ("calls", f.calls),
         ("data_sessions", f.data_sessions),
         ("outages", f.outages),
+        ("outputs", f.outputs),
     ]
     .map(|(key, v)| match v.as_str() {
         "raw" => super::Framing::Raw,
@@ -102,11 +103,14 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
             super::Framing::Raw
         }
     });
+    let framing = [calls, data_sessions, outages];
     let registry = k.schema_registry_url.filter(|u| !u.trim().is_empty());
-    if framing.contains(&super::Framing::Confluent) && registry.is_none() {
+    if (framing.contains(&super::Framing::Confluent) || output_framing == super::Framing::Confluent)
+        && registry.is_none()
+    {
         p.add(
             "kafka.schema_registry_url",
-            "required when an input topic uses the `confluent` framing",
+            "required when a topic uses the `confluent` framing",
         );
     }
     if let Some(url) = &registry
@@ -119,6 +123,7 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
     }
     super::KafkaSettings {
         framing,
+        output_framing,
         schema_registry_url: registry,
         transactional_id: k.transactional_id.unwrap_or_else(|| k.group_id.clone()),
         brokers: k.brokers,

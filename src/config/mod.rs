@@ -97,6 +97,8 @@ pub struct KafkaSettings {
     pub role_properties: [Vec<(String, String)>; 3],
     /// Framing of each input topic, in stream order.
     pub framing: [Framing; 3],
+    /// Framing of the `kpis` and breach records.
+    pub output_framing: Framing,
     /// Schema registry base URL (set when a topic uses the Confluent framing).
     pub schema_registry_url: Option<String>,
 }

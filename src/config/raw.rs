@@ -211,6 +211,10 @@ pub struct RawFraming {
     pub data_sessions: String,
     /// Framing of the outages topic.
     pub outages: String,
+    /// Framing of the `kpis` and `kpi-breaches` records: `raw` (bare datums) or `confluent`
+    /// (the output schemas registered with `schema_registry_url` under `<topic>-value`, each
+    /// record framed with its schema id, readable by Confluent's deserializers).
+    pub outputs: String,
 }
 
 impl Default for RawFraming {
@@ -219,6 +223,7 @@ impl Default for RawFraming {
             calls: "raw".into(),
             data_sessions: "raw".into(),
             outages: "raw".into(),
+            outputs: "raw".into(),
         }
     }
 }

@@ -292,3 +292,17 @@ path = "cells.csv"
         "kafka.properties.consumer.\"fetch.max.bites\""
     );
 }
+
+#[test]
+fn the_confluent_output_framing_needs_a_registry() {
+    let p = problems("[inventory]\npath = \"c.csv\"\n[kafka.framing]\noutputs = \"confluent\"\n");
+    assert!(has(&p, "kafka.schema_registry_url"), "{p:?}");
+    let p = problems("[inventory]\npath = \"c.csv\"\n[kafka.framing]\noutputs = \"avro\"\n");
+    assert!(has(&p, "kafka.framing.outputs"), "{p:?}");
+    let s = from_toml_str(
+        "[inventory]\npath = \"c.csv\"\n[kafka]\nschema_registry_url = \"http://r:8081\"\n[kafka.framing]\noutputs = \"confluent\"\n",
+        Path::new("/etc/netkpi"),
+    )
+    .unwrap();
+    assert_eq!(s.kafka.output_framing, crate::config::Framing::Confluent);
+}

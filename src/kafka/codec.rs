@@ -97,17 +97,57 @@ impl AvroOut {
 
 /// Encodes KPI records and breach events (datums of `kpi_record.avsc`, `breach_event.avsc`).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct OutputEncoder;
+pub struct OutputEncoder {
+    /// Set for the `confluent` output framing: each record starts with magic byte 0 and its
+    /// schema's registered id.
+    ids: Option<crate::kafka::registry::OutputSchemaIds>,
+}
+
+/// The Confluent wire format's header: magic byte 0 and the big-endian schema id.
+fn confluent_header(id: u32, capacity: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(capacity + 5);
+    v.push(0);
+    v.extend_from_slice(&id.to_be_bytes());
+    v
+}
+
+/// The Avro datum of an output record written with `framing` (a `confluent` record without its
+/// 5-byte header); `None` when a `confluent` record lacks the header.
+pub fn output_datum(framing: crate::config::Framing, bytes: &[u8]) -> Option<&[u8]> {
+    match framing {
+        crate::config::Framing::Raw => Some(bytes),
+        crate::config::Framing::Confluent => match bytes.first() {
+            Some(0) => bytes.get(5..),
+            _ => None,
+        },
+    }
+}
 
 impl OutputEncoder {
-    /// An encoder.
+    /// An encoder of bare datums.
     pub fn new() -> Result<Self, apache_avro::Error> {
-        Ok(OutputEncoder)
+        Ok(OutputEncoder { ids: None })
+    }
+
+    /// An encoder that frames each record with its schema's registered id (`None`: bare).
+    pub fn framed(ids: Option<crate::kafka::registry::OutputSchemaIds>) -> Self {
+        OutputEncoder { ids }
+    }
+
+    fn start(
+        &self,
+        id: impl Fn(&crate::kafka::registry::OutputSchemaIds) -> u32,
+        capacity: usize,
+    ) -> AvroOut {
+        AvroOut(match &self.ids {
+            Some(ids) => confluent_header(id(ids), capacity),
+            None => Vec::with_capacity(capacity),
+        })
     }
 
     /// A KPI record as an Avro datum.
     pub fn kpi(&self, r: &KpiRecord<'_>) -> Result<Vec<u8>, EncodeError> {
-        let mut o = AvroOut(Vec::with_capacity(512));
+        let mut o = self.start(|i| i.kpi, 512);
         o.long(r.window_start);
         o.long(r.window_end);
         o.string(r.level);
@@ -134,7 +174,7 @@ impl OutputEncoder {
     /// A breach event as an Avro datum.
     pub fn breach(&self, e: &BreachEvent) -> Result<Vec<u8>, EncodeError> {
         let severity = ["critical", "major", "minor", "warning"];
-        let mut o = AvroOut(Vec::with_capacity(256));
+        let mut o = self.start(|i| i.breach, 256);
         o.string(&e.breach_id);
         o.string(&e.rule);
         o.string(e.kpi);
@@ -274,6 +314,23 @@ mod tests {
             window_end: 2,
             outages: vec!["o-1".into(), "o-2".into()],
         };
+        // The confluent framing: magic byte 0, the schema's id, then the same datum.
+        let framed = OutputEncoder::framed(Some(crate::kafka::registry::OutputSchemaIds {
+            kpi: 7,
+            breach: 0x0102_0304,
+        }));
+        let plain = enc.breach(&event).unwrap();
+        let with_id = framed.breach(&event).unwrap();
+        assert_eq!(with_id[..5], [0, 1, 2, 3, 4]);
+        assert_eq!(&with_id[5..], plain.as_slice());
+        assert_eq!(framed.kpi(&r).unwrap()[..5], [0, 0, 0, 0, 7]);
+        let confluent = crate::config::Framing::Confluent;
+        assert_eq!(output_datum(confluent, &with_id), Some(plain.as_slice()));
+        assert_eq!(output_datum(confluent, &plain[1..]), None);
+        assert_eq!(
+            output_datum(crate::config::Framing::Raw, &plain),
+            Some(plain.as_slice())
+        );
         let bytes = enc.breach(&event).unwrap();
         let reader = GenericDatumReader::builder(crate::schemas::breach_schema())
             .build()

@@ -23,6 +23,35 @@ use apache_avro::reader::datum::GenericDatumReader;
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// The registry refused to register an output schema (it is not compatible with the subject's
+/// latest version, say).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "schema registry {url} refused the schema of subject `{subject}`: HTTP {status}: {message}"
+)]
+pub struct RegistrationRefused {
+    pub url: String,
+    pub subject: String,
+    pub status: u16,
+    pub message: String,
+}
+
+/// Why an output schema could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Unavailable(#[from] RegistryUnavailable),
+    #[error(transparent)]
+    Refused(#[from] RegistrationRefused),
+}
+
+/// The registered ids of the output schemas, for the `confluent` output framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSchemaIds {
+    pub kpi: u32,
+    pub breach: u32,
+}
+
 /// The registry could not be asked.
 #[derive(Debug, thiserror::Error)]
 #[error("schema registry {url} unavailable for schema id {id}: {message}")]
@@ -108,6 +137,76 @@ impl Registry {
             texts.insert(id, fetched.clone());
         }
         Ok(fetched)
+    }
+
+    /// Registers `schema` (Avro schema text) under `subject` (`POST /subjects/{subject}/versions`)
+    /// and returns its id; registering a schema the subject already has returns its id again.
+    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, RegisterError> {
+        let unavailable = |message: String| RegistryUnavailable {
+            url: self.url.clone(),
+            id: 0,
+            message: format!("registering subject `{subject}`: {message}"),
+        };
+        let url = format!("{}/subjects/{subject}/versions", self.url);
+        let body = serde_json::json!({ "schema": schema }).to_string();
+        let mut last = String::new();
+        for backoff_ms in [0u64, 200, 1000, 3000] {
+            std::thread::sleep(Duration::from_millis(backoff_ms));
+            let mut response = match self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                .send(body.as_str())
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let text = response
+                .body_mut()
+                .read_to_string()
+                .map_err(|e| unavailable(e.to_string()))?;
+            match status {
+                200 => {
+                    #[derive(serde::Deserialize)]
+                    struct Registered {
+                        id: u32,
+                    }
+                    let r: Registered = serde_json::from_str(&text)
+                        .map_err(|e| unavailable(format!("unexpected answer: {e}")))?;
+                    return Ok(r.id);
+                }
+                s if s >= 500 => last = format!("HTTP {s}: {text}"),
+                s => {
+                    return Err(RegistrationRefused {
+                        url: self.url.clone(),
+                        subject: subject.to_string(),
+                        status: s,
+                        message: text,
+                    }
+                    .into());
+                }
+            }
+        }
+        Err(unavailable(last).into())
+    }
+
+    /// Registers the KPI record and breach event schemas under `<kpis topic>-value` and
+    /// `<breaches topic>-value` (the registry's default subject naming).
+    pub fn register_outputs(&self, k: &KafkaSettings) -> Result<OutputSchemaIds, RegisterError> {
+        Ok(OutputSchemaIds {
+            kpi: self.register(
+                &format!("{}-value", k.kpis_topic),
+                crate::schemas::KPI_RECORD,
+            )?,
+            breach: self.register(
+                &format!("{}-value", k.breaches_topic),
+                crate::schemas::BREACH_EVENT,
+            )?,
+        })
     }
 
     /// Fetches the schema text of `id`: `Ok(None)` when the registry does not know it.

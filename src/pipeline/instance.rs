@@ -127,13 +127,15 @@ pub fn run(
 ) -> Result<RunSummary, PipelineError> {
     let k = &settings.kafka;
     let (shard_topic, shards) = prepare_topics(settings)?;
+    let mut control_of_units = control.clone();
+    control_of_units.output_schema_ids = register_output_schemas(k)?;
     let owners = Owners::join(k, &shard_topic, &k.partials_topic)?;
     let mut units = Units {
         settings: Arc::new(settings.clone()),
         cells: Arc::new(cells.to_vec()),
         shards,
         opts,
-        control: control.clone(),
+        control: control_of_units,
         running: BTreeMap::new(),
         finished: BTreeSet::new(),
         restarts: Restarts::default(),
@@ -187,6 +189,29 @@ pub fn run(
     result?;
     log_breach_latency(&summary);
     Ok(summary)
+}
+
+/// With the `confluent` output framing, registers the output schemas (once per instance start:
+/// registering a schema the subject has returns its id again).
+fn register_output_schemas(
+    k: &crate::config::KafkaSettings,
+) -> Result<Option<crate::kafka::registry::OutputSchemaIds>, PipelineError> {
+    let (crate::config::Framing::Confluent, Some(url)) = (k.output_framing, &k.schema_registry_url)
+    else {
+        return Ok(None);
+    };
+    let ids = crate::kafka::registry::Registry::new(url)
+        .register_outputs(k)
+        .map_err(|e| match e {
+            crate::kafka::registry::RegisterError::Unavailable(e) => PipelineError::Registry(e),
+            crate::kafka::registry::RegisterError::Refused(e) => PipelineError::SchemaRefused(e),
+        })?;
+    tracing::info!(
+        kpi = ids.kpi,
+        breach = ids.breach,
+        "output schemas registered"
+    );
+    Ok(Some(ids))
 }
 
 /// Creates the output and internal topics when missing; returns the input topic with the most
@@ -246,6 +271,7 @@ impl Units {
             shutdown: stop.clone(),
             health: self.control.health.clone(),
             schemas: self.control.schemas.clone(),
+            output_schema_ids: self.control.output_schema_ids,
         };
         let (settings, cells) = (self.settings.clone(), self.cells.clone());
         let (shards, opts) = (self.shards, self.opts);

@@ -33,6 +33,7 @@ pub(super) fn run_merger(
         k,
         &format!("{}.merger", k.transactional_id),
         &format!("{}.merger", k.group_id),
+        control,
     )?;
     let unit = MergerUnit::start(settings, cells, shards, opts, control, &clients)?;
     drive(unit, &clients, k, &settings.window_sizes_ms, control)

@@ -101,6 +101,8 @@ pub enum PipelineError {
     Encode(#[from] crate::kafka::codec::EncodeError),
     #[error(transparent)]
     Registry(#[from] crate::kafka::registry::RegistryUnavailable),
+    #[error(transparent)]
+    SchemaRefused(#[from] crate::kafka::registry::RegistrationRefused),
     #[error("cannot build Avro codecs: {0}")]
     Avro(#[from] apache_avro::Error),
     #[error("a worker thread panicked: {0}")]
@@ -213,4 +215,7 @@ pub struct Control {
     pub health: crate::telemetry::health::Health,
     /// The writer schemas fetched from the registry, shared by the instance's shards.
     pub schemas: crate::kafka::registry::SchemaCache,
+    /// The registered output schema ids (set by the instance for the `confluent` output
+    /// framing).
+    pub output_schema_ids: Option<crate::kafka::registry::OutputSchemaIds>,
 }

@@ -39,6 +39,7 @@ pub(super) fn run_shard(
         k,
         &format!("{}.shard-{shard}", k.transactional_id),
         &k.group_id,
+        control,
     )?;
     let unit = ShardUnit::start(settings, cells, shard, opts, control, &clients)?;
     drive(unit, &clients, k, &settings.window_sizes_ms, control)

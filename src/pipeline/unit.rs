@@ -30,16 +30,18 @@ pub(super) struct Clients {
 }
 
 impl Clients {
-    /// Clients with transactional id `transactional_id` and consumer group `group`.
+    /// Clients with transactional id `transactional_id` and consumer group `group`, encoding
+    /// outputs framed as `control` says.
     pub fn new(
         k: &KafkaSettings,
         transactional_id: &str,
         group: &str,
+        control: &Control,
     ) -> Result<Self, PipelineError> {
         Ok(Clients {
             producer: transactional_producer(k, transactional_id)?,
             consumer: input_consumer(k, group)?,
-            encoder: OutputEncoder::new()?,
+            encoder: OutputEncoder::framed(control.output_schema_ids),
         })
     }
 }

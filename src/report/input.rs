@@ -182,19 +182,21 @@ fn read_from(
 /// Folds every record of the `kpis` topic into `c`.
 pub fn read_topic(k: &KafkaSettings, c: &mut Collector) -> Result<(), InputError> {
     let topic = k.kpis_topic.clone();
-    crate::kafka::client::read_each(
-        k,
-        &topic,
-        &mut |m| match KpiRow::from_avro_datum(&m.value) {
-            Ok(row) => c.add(row),
-            Err(e) => unreadable(
-                c,
-                &topic,
-                &format!("partition {} offset {}", m.partition, m.offset),
-                &e.to_string(),
-            ),
-        },
-    )?;
+    crate::kafka::client::read_each(k, &topic, &mut |m| match crate::kafka::codec::output_datum(
+        k.output_framing,
+        &m.value,
+    )
+    .ok_or_else(|| "not in the Confluent wire format (kafka.framing.outputs)".to_string())
+    .and_then(|d| KpiRow::from_avro_datum(d).map_err(|e| e.to_string()))
+    {
+        Ok(row) => c.add(row),
+        Err(e) => unreadable(
+            c,
+            &topic,
+            &format!("partition {} offset {}", m.partition, m.offset),
+            &e.to_string(),
+        ),
+    })?;
     Ok(())
 }
 

@@ -92,7 +92,7 @@ impl Drop for Broker {
     }
 }
 
-const RULES: &str = r#"
+pub const RULES: &str = r#"
 [windows]
 sizes = ["5m", "15m"]
 [plans."5G-PREMIUM"]

@@ -1,6 +1,6 @@
 //! The Confluent wire format with a schema registry. No registry server can be installed here, so
 //! this test runs a small HTTP server that speaks the part of the Confluent REST API netkpi uses
-//! (`GET /schemas/ids/{id}`), with producers on an older and a newer compatible schema, our own
+//! (`GET /schemas/ids/{id}`, `POST /subjects/{subject}/versions`), with producers on an older and a newer compatible schema, our own
 //! schema, an incompatible one and an unknown id — through a real broker.
 
 use crate::kafka::{Broker, assert_kpis_topic_equals};
@@ -13,11 +13,11 @@ use netkpi::schemas::{CALL_RECORD, DATA_SESSION, OUTAGE, event_value, input_sche
 use netkpi::source::json::encode_event;
 use netkpi::traffic::{GenItem, GenOptions, Generator};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How the fake registry misbehaves until a deadline.
@@ -29,10 +29,95 @@ pub enum Outage {
     Hangs,
 }
 
-/// A minimal Confluent schema registry: `GET /schemas/ids/{id}` → `{"schema": "…"}` or 404.
+/// A minimal Confluent schema registry: `GET /schemas/ids/{id}` → `{"schema": "…"}` or 404,
+/// and `POST /subjects/{subject}/versions` → `{"id": …}` (the same id for a schema registered
+/// before).
 pub struct FakeRegistry {
     pub url: String,
     pub requests: Arc<AtomicUsize>,
+    /// Every registration: (subject, id).
+    pub registered: Arc<Mutex<Vec<(String, u32)>>>,
+}
+
+/// One HTTP request: method, path without its query, body.
+fn read_request(reader: &mut impl BufRead) -> Option<(String, String, String)> {
+    let mut request = String::new();
+    if reader.read_line(&mut request).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut parts = request.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.split('?').next()?.to_string();
+    let mut length = 0usize;
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        line.clear();
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((method, path, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// The answer to one request.
+fn answer(
+    method: &str,
+    path: &str,
+    body: &str,
+    schemas: &Mutex<HashMap<u32, String>>,
+    registered: &Mutex<Vec<(String, u32)>>,
+) -> (&'static str, String) {
+    let Ok(mut schemas) = schemas.lock() else {
+        return ("500 Internal Server Error", String::new());
+    };
+    if method == "POST"
+        && let Some(subject) = path
+            .strip_prefix("/subjects/")
+            .and_then(|p| p.strip_suffix("/versions"))
+    {
+        let text = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["schema"].as_str().map(str::to_string));
+        let Some(text) = text else {
+            return ("422 Unprocessable Entity", r#"{"error_code":42201}"#.into());
+        };
+        let id = match schemas.iter().find(|(_, t)| **t == text) {
+            Some((id, _)) => *id,
+            None => {
+                let id = schemas.keys().max().copied().unwrap_or(0).max(99) + 1;
+                schemas.insert(id, text);
+                id
+            }
+        };
+        if let Ok(mut r) = registered.lock() {
+            r.push((subject.to_string(), id));
+        }
+        return ("200 OK", serde_json::json!({ "id": id }).to_string());
+    }
+    let id = path
+        .strip_prefix("/schemas/ids/")
+        .and_then(|i| i.parse::<u32>().ok());
+    match id.and_then(|i| schemas.get(&i)) {
+        // "TYPE:text" serves a schema of another type (PROTOBUF, JSON).
+        Some(text) => match text
+            .split_once(':')
+            .filter(|(t, _)| t.chars().all(|c| c.is_ascii_uppercase()))
+        {
+            Some((kind, body)) => (
+                "200 OK",
+                serde_json::json!({ "schemaType": kind, "schema": body }).to_string(),
+            ),
+            None => ("200 OK", serde_json::json!({ "schema": text }).to_string()),
+        },
+        None => (
+            "404 Not Found",
+            r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
+        ),
+    }
 }
 
 impl FakeRegistry {
@@ -48,65 +133,27 @@ impl FakeRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(AtomicUsize::new(0));
-        let (schemas, counter) = (Arc::new(schemas), requests.clone());
+        let registered = Arc::new(Mutex::new(Vec::new()));
+        let schemas = Arc::new(Mutex::new(schemas));
+        let (counter, subjects) = (requests.clone(), registered.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (schemas, counter) = (schemas.clone(), counter.clone());
+                let (schemas, counter, subjects) =
+                    (schemas.clone(), counter.clone(), subjects.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
                     let mut stream = stream;
-                    loop {
-                        let mut request = String::new();
-                        if reader.read_line(&mut request).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let mut line = String::new();
-                        while reader.read_line(&mut line).unwrap_or(0) > 2 {
-                            line.clear();
-                        }
+                    while let Some((method, path, body)) = read_request(&mut reader) {
                         counter.fetch_add(1, Ordering::SeqCst);
-                        match outage {
+                        let (status, body) = match outage {
                             Some((Outage::Hangs, until)) if std::time::Instant::now() < until => {
                                 std::thread::sleep(until - std::time::Instant::now());
                                 return;
                             }
                             Some((Outage::Errors, until)) if std::time::Instant::now() < until => {
-                                let body = "internal error";
-                                let response = format!(
-                                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{body}",
-                                    body.len()
-                                );
-                                if stream.write_all(response.as_bytes()).is_err() {
-                                    return;
-                                }
-                                continue;
+                                ("500 Internal Server Error", "internal error".to_string())
                             }
-                            _ => {}
-                        }
-                        let id = request
-                            .split_whitespace()
-                            .nth(1)
-                            .and_then(|p| p.strip_prefix("/schemas/ids/"))
-                            .and_then(|i| i.parse::<u32>().ok());
-                        let (status, body) = match id.and_then(|i| schemas.get(&i)) {
-                            // "TYPE:text" serves a schema of another type (PROTOBUF, JSON).
-                            Some(text) => match text
-                                .split_once(':')
-                                .filter(|(t, _)| t.chars().all(|c| c.is_ascii_uppercase()))
-                            {
-                                Some((kind, body)) => (
-                                    "200 OK",
-                                    serde_json::json!({ "schemaType": kind, "schema": body })
-                                        .to_string(),
-                                ),
-                                None => {
-                                    ("200 OK", serde_json::json!({ "schema": text }).to_string())
-                                }
-                            },
-                            None => (
-                                "404 Not Found",
-                                r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
-                            ),
+                            _ => answer(&method, &path, &body, &schemas, &subjects),
                         };
                         let response = format!(
                             "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -119,7 +166,11 @@ impl FakeRegistry {
                 });
             }
         });
-        FakeRegistry { url, requests }
+        FakeRegistry {
+            url,
+            requests,
+            registered,
+        }
     }
 }
 
@@ -333,4 +384,116 @@ fn a_schema_of_another_type_is_refused_by_name() {
         "{}",
         reject.detail
     );
+}
+
+/// What `tests/tools/confluent_reader.py` (confluent-kafka's consumer and AvroDeserializer)
+/// reads from `topic`, one JSON value per record.
+fn read_with_confluent_client(
+    brokers: &str,
+    registry: &str,
+    topic: &str,
+) -> Vec<serde_json::Value> {
+    let tools = std::env::var("NETKPI_VALIDATORS")
+        .expect("NETKPI_VALIDATORS is set by scripts/test (scripts/install-validators)");
+    let out = std::process::Command::new(std::path::Path::new(&tools).join("python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/tools/confluent_reader.py"
+        ))
+        .args([brokers, registry, topic])
+        .output()
+        .expect("run the Confluent reader");
+    assert!(
+        out.status.success(),
+        "confluent reader: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn confluent_output_framing_is_read_by_confluents_own_deserializer() {
+    let registry = FakeRegistry::start(HashMap::new());
+    let broker = Broker::start();
+    let cells = small_inventory();
+    let toml = format!(
+        "{}\n[kafka]\nbrokers = \"{}\"\ngroup_id = \"confluent-out\"\ncommit_interval = \"100ms\"\nsession_timeout = \"2s\"\nschema_registry_url = \"{}\"\n[kafka.framing]\noutputs = \"confluent\"\n[http]\naddress = \"\"\n",
+        crate::kafka::RULES,
+        broker.addr,
+        registry.url
+    );
+    let s = settings(&toml);
+    let (items, lines) = crate::kafka::traffic(&cells, 41, 2 * 60, 8.0);
+    netkpi::kafka::produce::produce_traffic(&s.kafka, items, 2).expect("produce");
+    let control = netkpi::pipeline::Control::default();
+    netkpi::pipeline::run(
+        &s,
+        &cells,
+        netkpi::pipeline::RunOptions { exit_at_end: true },
+        &control,
+    )
+    .expect("run");
+    // Registered under the registry's default subject names, once each.
+    let registered = registry
+        .registered
+        .lock()
+        .map(|r| r.clone())
+        .unwrap_or_default();
+    let subjects: Vec<&str> = registered.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(subjects, ["kpis-value", "kpi-breaches-value"]);
+
+    let reference = replay_lines(&s, &cells, &lines);
+    let key = |v: &serde_json::Value| {
+        (
+            v["window_start"].as_i64(),
+            v["window_end"].as_i64(),
+            v["level"].as_str().map(str::to_string),
+            v["group"].to_string(),
+        )
+    };
+    // Tansu's read_committed readers can lag a just-committed transaction: read again for a
+    // while before comparing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut read: BTreeMap<_, serde_json::Value> = BTreeMap::new();
+    while read.len() < reference.kpis.len() && std::time::Instant::now() < deadline {
+        for v in read_with_confluent_client(&broker.addr, &registry.url, "kpis") {
+            read.insert(key(&v), v);
+        }
+    }
+    assert_eq!(
+        read.len(),
+        reference.kpis.len(),
+        "every KPI record, read once"
+    );
+    for want in &reference.kpis {
+        let got = read
+            .get(&key(want))
+            .unwrap_or_else(|| panic!("missing {want}"));
+        for kpi in ["call_attempts", "sessions", "dl_bytes", "outage_seconds"] {
+            assert_eq!(got["kpis"][kpi], want["kpis"][kpi], "{kpi} of {want}");
+        }
+        for kpi in [
+            "network_connection_ratio",
+            "dropped_call_ratio",
+            "availability_ratio",
+        ] {
+            let (g, w) = (got["kpis"][kpi].as_f64(), want["kpis"][kpi].as_f64());
+            assert!(
+                g.zip(w)
+                    .map_or(g == w, |(g, w)| (g - w).abs() <= 1e-12 * w.abs().max(1.0)),
+                "{kpi}: {g:?} against {w:?}"
+            );
+        }
+    }
+    let breaches = read_with_confluent_client(&broker.addr, &registry.url, "kpi-breaches");
+    let ids = |vs: &[serde_json::Value]| -> std::collections::BTreeSet<(String, String)> {
+        vs.iter()
+            .map(|v| (v["breach_id"].to_string(), v["state"].to_string()))
+            .collect()
+    };
+    assert!(!reference.breaches.is_empty(), "the traffic raises alarms");
+    assert_eq!(ids(&breaches), ids(&reference.breaches));
 }
