@@ -47,12 +47,13 @@ fn bench(c: &mut Criterion) {
     let settings = from_toml_str(include_str!("../config/netkpi.toml"), Path::new("config"))
         .expect("shipped config");
     let events = records(&cells, 1_000_000);
+    let engine_settings = settings.engine();
     let mut g = c.benchmark_group("aggregate");
     g.sample_size(10);
     g.throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("10k_cells_4_levels_5m_shipped_rules", |b| {
         b.iter(|| {
-            let mut engine = Engine::new(&settings, &cells);
+            let mut engine = Engine::new(&engine_settings, &cells);
             let mut out = Discard(0);
             for e in &events {
                 let _ = engine.ingest_and_advance(black_box(e), &mut out);

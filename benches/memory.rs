@@ -79,7 +79,7 @@ fn fill(n: usize, per_cell: u64, report: bool) -> f64 {
         from_toml_str(include_str!("../config/netkpi.toml"), Path::new("config")).expect("config");
     let cells = synthetic_inventory(n, 3);
     let ids: Vec<String> = cells.iter().map(|c| c.cell_id.clone()).collect();
-    let mut engine = Engine::new(&settings, &cells);
+    let mut engine = Engine::new(&settings.engine(), &cells);
     drop(cells);
     let before = rss_kib("VmRSS:");
     let t0 = 1_767_268_800_000i64;

@@ -51,7 +51,7 @@ pub fn execute(args: Args) -> Result<ExitCode> {
             config::parse_time_ms(&text).map_err(|e| anyhow::anyhow!("--not-after: {e}"))?,
         );
     }
-    let mut engine = Engine::new(&settings, &cells);
+    let mut engine = Engine::new(&settings.engine(), &cells);
     let started = std::time::Instant::now();
     // Replay reports only to remote write (a backfill); there is no endpoint to scrape.
     let (metrics, remote_write) = if settings.remote_write.is_some() {

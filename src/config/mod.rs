@@ -137,6 +137,30 @@ impl ClientRole {
     }
 }
 
+impl Settings {
+    /// The engine's part of the settings.
+    pub fn engine(&self) -> crate::engine::EngineSettings {
+        crate::engine::EngineSettings {
+            window_sizes_ms: self.window_sizes_ms.clone(),
+            allowed_delay_ms: self.allowed_delay_ms,
+            not_before_ms: self.not_before_ms,
+            max_future_ms: self.max_future_ms,
+            max_gap_ms: self.max_gap_ms,
+            unknown_cell_ttl_ms: self.unknown_cell_ttl_ms,
+            restored_outage_retention_ms: self.restored_outage_retention_ms,
+            levels: self.levels.clone(),
+            agg: self.agg.clone(),
+            rules: self.rules.clone(),
+            baseline: self.baseline,
+            sleeping: self.sleeping,
+            timezone: self
+                .report
+                .as_ref()
+                .map_or_else(|| "UTC".to_string(), |r| r.timezone.clone()),
+        }
+    }
+}
+
 impl KafkaSettings {
     /// The properties a client of `role` gets: the common ones, then its role's own (which win).
     pub fn properties_of(&self, role: ClientRole) -> impl Iterator<Item = &(String, String)> {

@@ -28,11 +28,12 @@ mod forget;
 pub mod groups;
 pub mod outage;
 pub mod partial;
+pub mod settings;
 pub mod shard_outages;
 mod window;
 
-use crate::config::Settings;
 use crate::inventory::Cell;
+pub use settings::EngineSettings;
 use crate::kpi::AggParams;
 use crate::model::validate::{Reason, Reject};
 use crate::model::{Event, OutageState, Stream};
@@ -147,13 +148,13 @@ pub struct Engine {
 
 impl Engine {
     /// An engine for validated settings and a loaded inventory.
-    pub fn new(settings: &Settings, inventory: &[Cell]) -> Self {
+    pub fn new(settings: &EngineSettings, inventory: &[Cell]) -> Self {
         Engine::build(settings, inventory, false)
     }
 
     /// An engine; in shard mode without rules (and so without baselines): they are the
     /// merger's.
-    fn build(settings: &Settings, inventory: &[Cell], shard: bool) -> Self {
+    fn build(settings: &EngineSettings, inventory: &[Cell], shard: bool) -> Self {
         let rules: &[crate::threshold::rule::Rule] = if shard { &[] } else { &settings.rules };
         let cells = CellTable::new(inventory);
         let mut levels: Vec<LevelTable> = settings
@@ -185,11 +186,8 @@ impl Engine {
                 (i, source)
             })
             .collect();
-        let timezone = settings
-            .report
-            .as_ref()
-            .and_then(|r| jiff::tz::TimeZone::get(&r.timezone).ok())
-            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let timezone =
+            jiff::tz::TimeZone::get(&settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let baselines = Baselines::new(
             rules,
             &cells,
@@ -235,7 +233,7 @@ impl Engine {
     /// An engine in shard mode: it aggregates and closes windows like any engine, but hands
     /// each closed window's per-cell accumulators to [`Output::partial`] for a merger
     /// ([`Engine::ingest_partial`]) instead of rolling up and evaluating thresholds.
-    pub fn new_shard(settings: &Settings, inventory: &[Cell]) -> Self {
+    pub fn new_shard(settings: &EngineSettings, inventory: &[Cell]) -> Self {
         Engine::build(settings, inventory, true)
     }
 

@@ -154,7 +154,7 @@ mod tests {
                 crate::traffic::GenItem::Bad(_) => None,
             })
             .collect();
-        let mut one = Engine::new(&settings, &cells);
+        let mut one = Engine::new(&settings.engine(), &cells);
         let mut expected = Collect::default();
         for ev in &events {
             one.ingest_and_advance(ev, &mut expected).unwrap();
@@ -167,7 +167,7 @@ mod tests {
 
         for shards in [1usize, 3] {
             let mut engines: Vec<Engine> = (0..shards)
-                .map(|_| Engine::new_shard(&settings, &cells))
+                .map(|_| Engine::new_shard(&settings.engine(), &cells))
                 .collect();
             let mut outs: Vec<Collect> = (0..shards).map(|_| Collect::default()).collect();
             let shard_of = |id: &str| id.bytes().map(usize::from).sum::<usize>() % shards;
@@ -183,7 +183,7 @@ mod tests {
             }
             let mut partials: Vec<Partial> = outs.into_iter().flat_map(|o| o.partials).collect();
             partials.sort_by_key(|p| (p.start + p.size_ms, p.size_ms));
-            let mut merger = Engine::new(&settings, &cells);
+            let mut merger = Engine::new(&settings.engine(), &cells);
             let mut got = Collect::default();
             for p in &partials {
                 // Cut into parts as shards of a large network send them.

@@ -121,7 +121,7 @@ mod tests {
             std::path::Path::new("."),
         )
         .expect("config");
-        let mut merger = Engine::new(&settings, &[]);
+        let mut merger = Engine::new(&settings.engine(), &[]);
         let report = |front| ShardOutages {
             shard: 0,
             fronts: vec![Some(front)],

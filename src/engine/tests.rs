@@ -21,7 +21,7 @@ fn setup(extra: &str) -> Engine {
         "test",
     )
     .expect("inventory");
-    let mut engine = Engine::new(&settings, &cells);
+    let mut engine = Engine::new(&settings.engine(), &cells);
     // These scenarios count time from the epoch.
     engine.not_before = i64::MIN;
     engine

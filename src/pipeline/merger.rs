@@ -71,7 +71,7 @@ impl MergerUnit {
         let checkpoint =
             committed_checkpoint(settings, committed_offset(settings, &clients.consumer)?)?;
         let key = format!("{}/merger", k.group_id);
-        let mut engine = Engine::new(settings, cells);
+        let mut engine = Engine::new(&settings.engine(), cells);
         let mut merge = Merge {
             shards,
             ..Merge::default()

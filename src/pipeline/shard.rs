@@ -98,7 +98,7 @@ impl ShardUnit {
         }
         let committed = committed_offsets(consumer, all, &k.group_id)?;
         let checkpoint = committed_checkpoint(settings, &checkpoint_key, &committed)?;
-        let mut engine = Engine::new_shard(settings, cells);
+        let mut engine = Engine::new_shard(&settings.engine(), cells);
         engine.set_clock(wall_ms());
         let (parts, assign) = resume_points(&ids, checkpoint.as_ref())?;
         if let Some(cp) = &checkpoint {

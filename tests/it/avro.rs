@@ -186,7 +186,7 @@ proptest! {
         let path = dir.path().join("in.avro");
         std::fs::write(&path, &bytes).expect("write");
         let s = settings("");
-        let mut engine = netkpi::engine::Engine::new(&s, &small_inventory());
+        let mut engine = netkpi::engine::Engine::new(&s.engine(), &small_inventory());
         let limit = || Capped { written: 0, max: 64 << 20 };
         let opts = netkpi::replay::ReplayOptions::of(&s);
         match netkpi::replay::replay(&mut engine, &[path], &opts, limit(), limit(), limit(), Default::default()) {

@@ -108,7 +108,7 @@ fn a_fixed_not_after_replays_future_data_reproducibly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("future.jsonl");
     std::fs::write(&path, input.join("\n")).expect("write");
-    let mut engine = netkpi::engine::Engine::new(&s, &cells);
+    let mut engine = netkpi::engine::Engine::new(&s.engine(), &cells);
     let opts = netkpi::replay::ReplayOptions {
         clock: netkpi::replay::Clock::NotAfter(future + DAY),
         ..netkpi::replay::ReplayOptions::of(&s)
@@ -148,7 +148,7 @@ fn a_long_gap_is_skipped_counted_and_bounded() {
     assert_eq!(windows.len(), 13, "{windows:?}");
     assert!(windows.contains(&(t0 + 30 * DAY)));
     let skipped = (30 * DAY - 3_600_000) / 300_000;
-    let mut engine = netkpi::engine::Engine::new(&s, &cells);
+    let mut engine = netkpi::engine::Engine::new(&s.engine(), &cells);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("gap.jsonl");
     std::fs::write(&path, input.join("\n")).expect("write");
@@ -570,7 +570,7 @@ fn unknown_cells_are_forgotten_and_restored_outages_pruned() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bomb.jsonl");
     std::fs::write(&path, input.join("\n")).expect("write");
-    let mut engine = netkpi::engine::Engine::new(&s, &cells);
+    let mut engine = netkpi::engine::Engine::new(&s.engine(), &cells);
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let opts = netkpi::replay::ReplayOptions::of(&s);
     netkpi::replay::replay(

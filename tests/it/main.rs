@@ -51,7 +51,7 @@ fn parse(bytes: &[u8]) -> Vec<Value> {
 
 /// Replays files through the library.
 pub fn replay_files(settings: &Settings, cells: &[Cell], inputs: &[PathBuf]) -> Replayed {
-    let mut engine = Engine::new(settings, cells);
+    let mut engine = Engine::new(&settings.engine(), cells);
     let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let counters = netkpi::replay::replay(
         &mut engine,

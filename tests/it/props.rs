@@ -267,14 +267,14 @@ proptest! {
             evs.swap(a, b);
         }
         let k = cut.index(evs.len() + 1);
-        let mut whole = netkpi::engine::Engine::new(&s, &cells);
+        let mut whole = netkpi::engine::Engine::new(&s.engine(), &cells);
         let expected = run_engine(&mut whole, &evs, true);
 
-        let mut first = netkpi::engine::Engine::new(&s, &cells);
+        let mut first = netkpi::engine::Engine::new(&s.engine(), &cells);
         let (mut kpis, mut breaches) = run_engine(&mut first, &evs[..k], false);
         let saved = serde_json::to_vec(&first.checkpoint()).expect("serialise");
         let cp: netkpi::engine::checkpoint::EngineCheckpoint = serde_json::from_slice(&saved).expect("deserialise");
-        let mut second = netkpi::engine::Engine::new(&s, &cells);
+        let mut second = netkpi::engine::Engine::new(&s.engine(), &cells);
         second.restore(&cp).expect("restore");
         for e in &evs[..k] {
             second.reingest(e);

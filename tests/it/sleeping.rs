@@ -153,7 +153,7 @@ fn sleeping_cells_are_found_and_nothing_else_is() {
     let s = settings(CONFIG);
     let cells = synthetic_inventory(30, 7);
     let evs = events();
-    let mut engine = Engine::new(&s, &cells);
+    let mut engine = Engine::new(&s.engine(), &cells);
     let raw = run(&mut engine, &evs, true);
     let all = breaches(&raw);
 
@@ -253,18 +253,18 @@ fn a_checkpoint_and_the_shards_keep_the_baselines() {
     let s = settings(CONFIG);
     let cells = synthetic_inventory(30, 7);
     let evs = events();
-    let mut whole = Engine::new(&s, &cells);
+    let mut whole = Engine::new(&s.engine(), &cells);
     let expected = run(&mut whole, &evs, true);
     assert!(!breaches(&expected).is_empty());
 
     // Stop in the middle of the first sleep, restore from the checkpoint, continue.
     let cut_at = START + 62 * HOUR;
     let k = evs.partition_point(|e| e.event_time() < cut_at);
-    let mut first = Engine::new(&s, &cells);
+    let mut first = Engine::new(&s.engine(), &cells);
     let mut got = run(&mut first, &evs[..k], false);
     let saved = serde_json::to_vec(&first.checkpoint()).expect("save");
     let cp = serde_json::from_slice(&saved).expect("load");
-    let mut second = Engine::new(&s, &cells);
+    let mut second = Engine::new(&s.engine(), &cells);
     second.restore(&cp).expect("restore");
     let reread = evs[..k].partition_point(|e| e.event_time() < cut_at - HOUR);
     for e in &evs[reread..k] {
@@ -280,7 +280,7 @@ fn a_checkpoint_and_the_shards_keep_the_baselines() {
     // Three shards by cell, one merger.
     let shards = 3usize;
     let shard_of = |id: &str| id.bytes().map(usize::from).sum::<usize>() % shards;
-    let mut engines: Vec<Engine> = (0..shards).map(|_| Engine::new_shard(&s, &cells)).collect();
+    let mut engines: Vec<Engine> = (0..shards).map(|_| Engine::new_shard(&s.engine(), &cells)).collect();
     let mut partials: Vec<Partial> = Vec::new();
     let mut reports = Vec::new();
     for (i, engine) in engines.iter_mut().enumerate() {
@@ -293,7 +293,7 @@ fn a_checkpoint_and_the_shards_keep_the_baselines() {
         reports.push(engine.shard_outages(i as i32));
     }
     partials.sort_by_key(|p| (p.start + p.size_ms, p.size_ms));
-    let mut merger = Engine::new(&s, &cells);
+    let mut merger = Engine::new(&s.engine(), &cells);
     let mut out = netkpi::sink::jsonl::JsonlOutput::new(std::io::sink(), Vec::new());
     for p in &partials {
         merger.ingest_partial(p).expect("partial");
