@@ -33,7 +33,6 @@ pub mod shard_outages;
 mod window;
 
 use crate::inventory::Cell;
-pub use settings::EngineSettings;
 use crate::kpi::AggParams;
 use crate::model::validate::{Reason, Reject};
 use crate::model::{Event, OutageState, Stream};
@@ -41,6 +40,7 @@ use crate::threshold::Thresholds;
 use evaluate::Baselines;
 use groups::{CellTable, LevelTable};
 use outage::{DownEffect, OutageTracker};
+pub use settings::EngineSettings;
 use window::{SizeState, cell_acc};
 
 /// What happened to one record.

@@ -149,15 +149,43 @@ impl Registry {
         };
         let url = format!("{}/subjects/{subject}/versions", self.url);
         let body = serde_json::json!({ "schema": schema }).to_string();
+        let (status, text) = self
+            .answer(|agent| {
+                agent
+                    .post(&url)
+                    .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                    .send(body.as_str())
+            })
+            .map_err(unavailable)?;
+        if status != 200 {
+            return Err(RegistrationRefused {
+                url: self.url.clone(),
+                subject: subject.to_string(),
+                status,
+                message: text,
+            }
+            .into());
+        }
+        #[derive(serde::Deserialize)]
+        struct Registered {
+            id: u32,
+        }
+        let r: Registered = serde_json::from_str(&text)
+            .map_err(|e| unavailable(format!("unexpected answer: {e}")))?;
+        Ok(r.id)
+    }
+
+    /// The registry's answer (status, body) to the request `send` makes, retried with backoff
+    /// (4 tries over ~4 s) while it cannot be reached or answers 5xx; the last failure when
+    /// every try failed.
+    fn answer(
+        &self,
+        send: impl Fn(&ureq::Agent) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, String), String> {
         let mut last = String::new();
         for backoff_ms in [0u64, 200, 1000, 3000] {
             std::thread::sleep(Duration::from_millis(backoff_ms));
-            let mut response = match self
-                .agent
-                .post(&url)
-                .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-                .send(body.as_str())
-            {
+            let mut response = match send(&self.agent) {
                 Ok(r) => r,
                 Err(e) => {
                     last = e.to_string();
@@ -165,33 +193,17 @@ impl Registry {
                 }
             };
             let status = response.status().as_u16();
-            let text = response
+            let body = response
                 .body_mut()
                 .read_to_string()
-                .map_err(|e| unavailable(e.to_string()))?;
-            match status {
-                200 => {
-                    #[derive(serde::Deserialize)]
-                    struct Registered {
-                        id: u32,
-                    }
-                    let r: Registered = serde_json::from_str(&text)
-                        .map_err(|e| unavailable(format!("unexpected answer: {e}")))?;
-                    return Ok(r.id);
-                }
-                s if s >= 500 => last = format!("HTTP {s}: {text}"),
-                s => {
-                    return Err(RegistrationRefused {
-                        url: self.url.clone(),
-                        subject: subject.to_string(),
-                        status: s,
-                        message: text,
-                    }
-                    .into());
-                }
+                .map_err(|e| e.to_string())?;
+            if status >= 500 {
+                last = format!("HTTP {status}: {body}");
+                continue;
             }
+            return Ok((status, body));
         }
-        Err(unavailable(last).into())
+        Err(last)
     }
 
     /// Registers the KPI record and breach event schemas under `<kpis topic>-value` and
@@ -209,7 +221,7 @@ impl Registry {
         })
     }
 
-    /// Fetches the schema text of `id`: `Ok(None)` when the registry does not know it.
+    /// Fetches the schema text of `id` (`GET /schemas/ids/{id}`).
     fn fetch(&self, id: u32) -> Result<Fetched, RegistryUnavailable> {
         let unavailable = |message: String| RegistryUnavailable {
             url: self.url.clone(),
@@ -217,41 +229,26 @@ impl Registry {
             message,
         };
         let url = format!("{}/schemas/ids/{id}", self.url);
-        let mut last = String::new();
-        for backoff_ms in [0u64, 200, 1000, 3000] {
-            std::thread::sleep(Duration::from_millis(backoff_ms));
-            let mut response = match self
-                .agent
-                .get(&url)
-                .header("Accept", "application/vnd.schemaregistry.v1+json")
-                .call()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    last = e.to_string();
-                    continue;
-                }
-            };
-            let status = response.status().as_u16();
-            let body = response
-                .body_mut()
-                .read_to_string()
-                .map_err(|e| unavailable(e.to_string()))?;
-            match status {
-                200 => {
-                    let parsed: SchemaResponse = serde_json::from_str(&body)
-                        .map_err(|e| unavailable(format!("unexpected answer: {e}")))?;
-                    return Ok(match parsed.schema_type {
-                        Some(t) if t != "AVRO" => Fetched::OtherType(t),
-                        _ => Fetched::Avro(parsed.schema),
-                    });
-                }
-                404 => return Ok(Fetched::Missing),
-                s if s >= 500 => last = format!("HTTP {s}: {body}"),
-                s => return Err(unavailable(format!("HTTP {s}: {body}"))),
+        let (status, body) = self
+            .answer(|agent| {
+                agent
+                    .get(&url)
+                    .header("Accept", "application/vnd.schemaregistry.v1+json")
+                    .call()
+            })
+            .map_err(unavailable)?;
+        match status {
+            200 => {
+                let parsed: SchemaResponse = serde_json::from_str(&body)
+                    .map_err(|e| unavailable(format!("unexpected answer: {e}")))?;
+                Ok(match parsed.schema_type {
+                    Some(t) if t != "AVRO" => Fetched::OtherType(t),
+                    _ => Fetched::Avro(parsed.schema),
+                })
             }
+            404 => Ok(Fetched::Missing),
+            s => Err(unavailable(format!("HTTP {s}: {body}"))),
         }
-        Err(unavailable(last))
     }
 
     fn writer(&mut self, id: u32, stream: Stream) -> Result<Option<&Writer>, RegistryUnavailable> {

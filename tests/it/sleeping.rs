@@ -280,7 +280,9 @@ fn a_checkpoint_and_the_shards_keep_the_baselines() {
     // Three shards by cell, one merger.
     let shards = 3usize;
     let shard_of = |id: &str| id.bytes().map(usize::from).sum::<usize>() % shards;
-    let mut engines: Vec<Engine> = (0..shards).map(|_| Engine::new_shard(&s.engine(), &cells)).collect();
+    let mut engines: Vec<Engine> = (0..shards)
+        .map(|_| Engine::new_shard(&s.engine(), &cells))
+        .collect();
     let mut partials: Vec<Partial> = Vec::new();
     let mut reports = Vec::new();
     for (i, engine) in engines.iter_mut().enumerate() {
