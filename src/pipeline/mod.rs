@@ -58,6 +58,7 @@ pub mod progress;
 mod reread;
 mod shard;
 mod unit;
+pub mod watermark;
 
 pub use instance::run;
 

@@ -8,6 +8,7 @@
 //! mode, or when it has been silent for `idle_timeout` while streaming. A partition that never
 //! delivered a record holds it back (as `None`) until then.
 
+use super::watermark::{SourceState, Watermark, combined};
 use crate::model::Stream;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -149,25 +150,17 @@ impl Partitions {
         exit_at_end: bool,
         now: Instant,
     ) -> Option<i64> {
-        let mut wm: Option<i64> = None;
-        let mut any_active = false;
-        for p in self.parts.values() {
-            if p.inactive(idle, exit_at_end, now) {
-                continue;
-            }
-            any_active = true;
-            let w = p.max_event_time? - delay;
-            wm = Some(wm.map_or(w, |m| m.min(w)));
-        }
-        if any_active {
-            wm
-        } else {
-            self.parts
-                .values()
-                .filter_map(|p| p.max_event_time)
-                .max()
-                .map(|m| m - delay)
-        }
+        combined(self.parts.values().map(|p| {
+            let state = match (p.inactive(idle, exit_at_end, now), exit_at_end) {
+                (false, _) => SourceState::Active,
+                (true, true) => SourceState::AtEnd,
+                (true, false) => SourceState::Idle,
+            };
+            Some(Watermark {
+                at: p.max_event_time.map(|t| t - delay),
+                state,
+            })
+        }))
     }
 
     /// Notes that the record at `offset` of `id` feeds window `start` of size `size`.

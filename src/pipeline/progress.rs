@@ -20,6 +20,24 @@ pub struct ShardProgress {
     pub advanced_at_ms: i64,
 }
 
+impl ShardProgress {
+    /// The shard's watermark and whether it holds the pipeline's back.
+    pub fn state(&self) -> super::watermark::Watermark {
+        use super::watermark::SourceState;
+        let state = if self.at_end {
+            SourceState::AtEnd
+        } else if self.idle {
+            SourceState::Idle
+        } else {
+            SourceState::Active
+        };
+        super::watermark::Watermark {
+            at: self.watermark,
+            state,
+        }
+    }
+}
+
 /// A record of the partials topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ShardMessage {
@@ -98,22 +116,7 @@ impl ShardMessage {
 
 /// The pipeline's watermark from the shards' progress (see the module doc).
 pub fn merged_watermark(shards: i32, progress: &BTreeMap<i32, ShardProgress>) -> Option<i64> {
-    let mut wm: Option<i64> = None;
-    let mut any_active = false;
-    for p in 0..shards {
-        let s = progress.get(&p)?;
-        if s.idle || s.at_end {
-            continue;
-        }
-        any_active = true;
-        let w = s.watermark?;
-        wm = Some(wm.map_or(w, |m| m.min(w)));
-    }
-    if any_active {
-        wm
-    } else {
-        progress.values().filter_map(|s| s.watermark).max()
-    }
+    super::watermark::combined((0..shards).map(|p| progress.get(&p).map(ShardProgress::state)))
 }
 
 /// Whether a partial of an emitted window is a copy of one merged before: its shard had already
