@@ -1,6 +1,8 @@
-//! Core aggregation speed: decoded records through the engine (validation done, no I/O), default
-//! four levels, one 5-minute window size, 10 000 cells; window closes, roll-ups, KPI records and
-//! threshold evaluation included (into a sink that discards them).
+//! Core aggregation speed: decoded records through the engine (validation done, no I/O), the
+//! shipped configuration (four levels, 5-minute and 1-hour windows, shipped rules), 10 000
+//! cells; window closes, roll-ups, KPI records and threshold evaluation included (into a sink
+//! that discards them). A second run leaves out the baseline and sleeping-cell rules (and so the
+//! baselines), to compare the same records with and without them in one run.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netkpi::config::from_toml_str;
@@ -47,21 +49,31 @@ fn bench(c: &mut Criterion) {
     let settings = from_toml_str(include_str!("../config/netkpi.toml"), Path::new("config"))
         .expect("shipped config");
     let events = records(&cells, 1_000_000);
-    let engine_settings = settings.engine();
+    let with_baselines = settings.engine();
+    let mut without_baselines = settings.engine();
+    without_baselines
+        .rules
+        .retain(|r| r.kind == netkpi::threshold::rule::RuleKind::Fixed);
+    assert!(without_baselines.rules.len() < with_baselines.rules.len());
     let mut g = c.benchmark_group("aggregate");
     g.sample_size(10);
     g.throughput(Throughput::Elements(events.len() as u64));
-    g.bench_function("10k_cells_4_levels_5m_shipped_rules", |b| {
-        b.iter(|| {
-            let mut engine = Engine::new(&engine_settings, &cells);
-            let mut out = Discard(0);
-            for e in &events {
-                let _ = engine.ingest_and_advance(black_box(e), &mut out);
-            }
-            let _ = engine.finish(&mut out);
-            black_box(out.0)
-        })
-    });
+    for (name, engine_settings) in [
+        ("10k_cells_4_levels_5m_shipped_rules", &with_baselines),
+        ("10k_cells_4_levels_5m_fixed_rules_only", &without_baselines),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut engine = Engine::new(engine_settings, &cells);
+                let mut out = Discard(0);
+                for e in &events {
+                    let _ = engine.ingest_and_advance(black_box(e), &mut out);
+                }
+                let _ = engine.finish(&mut out);
+                black_box(out.0)
+            })
+        });
+    }
     g.finish();
 }
 
