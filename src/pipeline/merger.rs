@@ -7,7 +7,8 @@ use super::merge::{Merge, MergerCheckpoint, committed_checkpoint, committed_offs
 use super::progress::merged_watermark;
 use super::reread::RereadWatch;
 use super::unit::{Clients, Commit, Step, UnitOutput, UnitWork, drive};
-use super::{Control, PipelineError, RunOptions, RunSummary, wall_ms};
+use super::{Control, PipelineError, RunOptions, RunSummary};
+use crate::clock::wall_ms;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::inventory::Cell;

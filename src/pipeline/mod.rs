@@ -64,7 +64,6 @@ pub use instance::run;
 
 pub use checkpoint::{Checkpoint, PartitionCheckpoint};
 
-use crate::clock::wall_ms;
 use crate::kafka::client::KafkaOpError;
 use crate::telemetry::Counters;
 use rdkafka::error::KafkaError;
