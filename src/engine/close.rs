@@ -61,27 +61,7 @@ impl Engine {
     ) -> Result<(), O::Error> {
         let window_ms = self.sizes[size_index].size_ms;
         let end = start + window_ms;
-        let ncells = self.cells.len();
-        let mut outages = self.outages.in_window(start, end);
-        if !self.shard_outages.is_empty() {
-            outages.merge(self.unclosed_shard_outages(size_index, start, end));
-        }
-        if let Some(ids) = self.partial_outage_ids.remove(&(size_index, start)) {
-            outages.merge(WindowOutages {
-                ms: Vec::new(),
-                ids,
-            });
-        }
-        for &(cell, ms) in &outages.ms {
-            let idx = cell as usize;
-            if cell_accs.len() <= idx {
-                cell_accs.resize_with(ncells.max(idx + 1), Acc::default);
-            }
-            if let Some(acc) = cell_accs.get_mut(idx) {
-                acc.outage_ms = acc.outage_ms.max(ms);
-            }
-        }
-        let outage_ids = outages.ids;
+        let outage_ids = self.window_outages(size_index, start, &mut cell_accs);
         if self.shard {
             self.stats.windows_emitted += 1;
             return match self.partial_of(window_ms, start, cell_accs, &outage_ids) {
@@ -96,15 +76,7 @@ impl Engine {
         let slot = baseline::Slot::of(start, &self.baselines.timezone);
         let sleep = self.baselines.judge_cells(size_index, slot, &cell_accs);
         self.baselines.learned(size_index, end);
-        // The rules of each level watching this size.
-        let mut rules_at: Vec<Vec<usize>> = vec![Vec::new(); self.levels.len()];
-        for (ri, r) in self.thresholds.rules().iter().enumerate() {
-            if r.window_index == size_index
-                && let Some(at) = rules_at.get_mut(r.level_index)
-            {
-                at.push(ri);
-            }
-        }
+        let rules_at = self.rules_by_level(size_index);
         let empty = Acc::default();
         let no_outages: Vec<String> = Vec::new();
         let mut group: Vec<(Dim, &str)> = Vec::with_capacity(5);
@@ -175,6 +147,52 @@ impl Engine {
         }
         self.stats.windows_emitted += 1;
         out.window_closed(start, end)
+    }
+
+    /// The outages of window `start` of size `size_index` (this engine's, the shards' of windows
+    /// they have not closed, and those their partials carried): each cell's outage time goes
+    /// into its accumulator; returns the ids of the outages open in the window by cell.
+    fn window_outages(
+        &mut self,
+        size_index: usize,
+        start: i64,
+        cell_accs: &mut Vec<Acc>,
+    ) -> super::outage::CellOutageIds {
+        let end = start + self.sizes[size_index].size_ms;
+        let ncells = self.cells.len();
+        let mut outages = self.outages.in_window(start, end);
+        if !self.shard_outages.is_empty() {
+            outages.merge(self.unclosed_shard_outages(size_index, start, end));
+        }
+        if let Some(ids) = self.partial_outage_ids.remove(&(size_index, start)) {
+            outages.merge(WindowOutages {
+                ms: Vec::new(),
+                ids,
+            });
+        }
+        for &(cell, ms) in &outages.ms {
+            let idx = cell as usize;
+            if cell_accs.len() <= idx {
+                cell_accs.resize_with(ncells.max(idx + 1), Acc::default);
+            }
+            if let Some(acc) = cell_accs.get_mut(idx) {
+                acc.outage_ms = acc.outage_ms.max(ms);
+            }
+        }
+        outages.ids
+    }
+
+    /// The rules watching windows of size `size_index`, by level.
+    fn rules_by_level(&self, size_index: usize) -> Vec<Vec<usize>> {
+        let mut rules_at: Vec<Vec<usize>> = vec![Vec::new(); self.levels.len()];
+        for (ri, r) in self.thresholds.rules().iter().enumerate() {
+            if r.window_index == size_index
+                && let Some(at) = rules_at.get_mut(r.level_index)
+            {
+                at.push(ri);
+            }
+        }
+        rules_at
     }
 
     /// The accumulators of every non-cell level, rolled up from the cells (finest first).
