@@ -80,7 +80,6 @@ pub fn replay<K: Write, B: Write, D: Write>(
         .sum();
     let mut progress = ProgressDisplay::new("replay");
     let mut bytes_before = 0u64;
-    let mut latest_event_time = None;
     for path in inputs {
         let read = std::cell::Cell::new(0u64);
         read_file_counted::<ReplayError>(path, &opts.limits, &read, &mut |item| {
@@ -92,13 +91,10 @@ pub fn replay<K: Write, B: Write, D: Write>(
                     .map(|t| (bytes_before + read.get()) as f64 / t as f64);
                 let at = Position {
                     records: counters.records_read,
-                    event_time: latest_event_time,
+                    event_time: engine.max_event_time(),
                     done,
                 };
                 progress.update(std::time::Instant::now(), &at);
-            }
-            if let Ok(ev) = &item.event {
-                latest_event_time = Some(ev.event_time());
             }
             let letter = match &item.event {
                 Err(reject) => Some(item.dead_letter(reject)),

@@ -200,12 +200,7 @@ fn register_output_schemas(
     else {
         return Ok(None);
     };
-    let ids = crate::kafka::registry::Registry::new(url)
-        .register_outputs(k)
-        .map_err(|e| match e {
-            crate::kafka::registry::RegisterError::Unavailable(e) => PipelineError::Registry(e),
-            crate::kafka::registry::RegisterError::Refused(e) => PipelineError::SchemaRefused(e),
-        })?;
+    let ids = crate::kafka::registry::Registry::new(url).register_outputs(k)?;
     tracing::info!(
         kpi = ids.kpi,
         breach = ids.breach,

@@ -18,7 +18,6 @@ use crate::telemetry::metrics::Metrics;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Runs the merger until every shard reached its end (`exit_at_end`) or a stop request.
@@ -50,7 +49,6 @@ struct MergerUnit {
     exit_at_end: bool,
     /// Offsets below this were merged before the restart: re-read, not acted on.
     resume_until: i64,
-    metrics: Option<Arc<Metrics>>,
     reread: RereadWatch,
     summary: RunSummary,
     windows_emitted: u64,
@@ -104,7 +102,6 @@ impl MergerUnit {
             window_sizes_ms: settings.window_sizes_ms.clone(),
             exit_at_end: opts.exit_at_end,
             resume_until,
-            metrics: control.metrics.clone(),
             reread: RereadWatch::new("merger"),
             summary: RunSummary {
                 restored: checkpoint.is_some(),
@@ -115,8 +112,8 @@ impl MergerUnit {
     }
 
     /// Watermark delay, open windows and firing alarms to the metrics.
-    fn report(&self) {
-        let (Some(m), Some(wm)) = (&self.metrics, self.engine.watermark()) else {
+    fn report(&self, metrics: Option<&Metrics>) {
+        let (Some(m), Some(wm)) = (metrics, self.engine.watermark()) else {
             return;
         };
         m.watermark_delay_seconds
@@ -234,7 +231,7 @@ impl UnitWork for MergerUnit {
         }
         let emitted = self.engine.stats().windows_emitted != self.windows_emitted;
         if emitted {
-            self.report();
+            self.report(out.metrics());
         }
         if self.engine.stats().breach_events != self.breaches_seen {
             self.breaches_seen = self.engine.stats().breach_events;
@@ -290,7 +287,7 @@ impl UnitWork for MergerUnit {
         })
     }
 
-    fn committed(&mut self, _bytes: usize) {
+    fn committed(&mut self) {
         self.merge.dirty = false;
         self.windows_emitted = self.engine.stats().windows_emitted;
         if let Some(at) = self.unlocked_at.take() {

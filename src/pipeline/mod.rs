@@ -103,6 +103,7 @@ pub enum PipelineError {
     Registry(#[from] crate::kafka::registry::RegistryUnavailable),
     #[error(transparent)]
     SchemaRefused(#[from] crate::kafka::registry::RegistrationRefused),
+
     #[error("cannot build Avro codecs: {0}")]
     Avro(#[from] apache_avro::Error),
     #[error("a worker thread panicked: {0}")]
@@ -115,6 +116,15 @@ pub enum PipelineError {
         waiting_for: String,
         seconds: u64,
     },
+}
+
+impl From<crate::kafka::registry::RegisterError> for PipelineError {
+    fn from(e: crate::kafka::registry::RegisterError) -> Self {
+        match e {
+            crate::kafka::registry::RegisterError::Unavailable(e) => PipelineError::Registry(e),
+            crate::kafka::registry::RegisterError::Refused(e) => PipelineError::SchemaRefused(e),
+        }
+    }
 }
 
 impl PipelineError {

@@ -23,7 +23,6 @@ use crate::telemetry::health::Health;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Runs input shard `shard` (partition `shard` of every input topic that has it) until its end
@@ -58,7 +57,6 @@ struct ShardUnit {
     exit_at_end: bool,
     allowed_delay_ms: i64,
     idle: Duration,
-    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     reread: RereadWatch,
     /// New records that arrive while other partitions are still re-reading wait here (their
     /// partitions paused), so that the engine is back at the checkpointed state before anything
@@ -145,7 +143,6 @@ impl ShardUnit {
             exit_at_end: opts.exit_at_end,
             allowed_delay_ms: settings.allowed_delay_ms,
             idle: Duration::from_millis(u64::try_from(settings.idle_timeout_ms).unwrap_or(60_000)),
-            metrics: control.metrics.clone(),
             pending: Vec::new(),
             paused: TopicPartitionList::new(),
             clock_read: Instant::now(),
@@ -178,7 +175,12 @@ impl ShardUnit {
 
     /// Every so often (and when a poll found nothing), each partition's end and lag from the
     /// high watermark librdkafka last saw.
-    fn check_ends(&mut self, polled_nothing: bool, clients: &Clients) {
+    fn check_ends(
+        &mut self,
+        polled_nothing: bool,
+        clients: &Clients,
+        metrics: Option<&crate::telemetry::metrics::Metrics>,
+    ) {
         if polled_nothing {
             self.polls_since_end_check = u32::MAX;
         }
@@ -192,7 +194,7 @@ impl ShardUnit {
                 continue;
             };
             self.live.parts.set_end((*stream, *p), high);
-            if let (Some(m), Some(progress)) = (&self.metrics, self.live.parts.get((*stream, *p))) {
+            if let (Some(m), Some(progress)) = (metrics, self.live.parts.get((*stream, *p))) {
                 m.consumer_lag
                     .with_label_values(&[topic.as_str(), &p.to_string()])
                     .set((high - progress.next_offset).max(0));
@@ -334,7 +336,7 @@ impl UnitWork for ShardUnit {
         health: &Health,
         now: Instant,
     ) -> Result<Step, PipelineError> {
-        self.check_ends(polled_nothing, clients);
+        self.check_ends(polled_nothing, clients, out.metrics());
         let parts = &self.live.parts;
         if parts.is_rereading() {
             self.reread
@@ -395,7 +397,7 @@ impl UnitWork for ShardUnit {
         )
     }
 
-    fn committed(&mut self, _bytes: usize) {
+    fn committed(&mut self) {
         self.live.dirty = false;
         self.windows_emitted = self.live.engine.stats().windows_emitted;
     }

@@ -113,8 +113,8 @@ pub(super) trait UnitWork {
     /// the final commit of a unit that stops before the end of its input).
     fn checkpoint(&mut self, out: &mut UnitOutput<'_>, last: bool)
     -> Result<Commit, PipelineError>;
-    /// A transaction holding a checkpoint of `bytes` bytes committed.
-    fn committed(&mut self, bytes: usize);
+    /// A transaction holding the unit's checkpoint committed.
+    fn committed(&mut self);
     /// What the unit did so far.
     fn summary(&mut self) -> &mut RunSummary;
     /// The unit's engine (for the closing summary).
@@ -242,7 +242,7 @@ fn commit(
     let summary = unit.summary();
     summary.transactions += 1;
     summary.checkpoint_bytes = bytes;
-    unit.committed(bytes);
+    unit.committed();
     Ok(())
 }
 
