@@ -393,7 +393,10 @@ pub fn wait_until(mut child: std::process::Child, deadline: Instant) -> std::pro
     child.wait_with_output().expect("wait")
 }
 
-fn run_in_process(s: &Settings, cells: &[netkpi::inventory::Cell]) -> netkpi::pipeline::RunSummary {
+pub fn run_in_process(
+    s: &Settings,
+    cells: &[netkpi::inventory::Cell],
+) -> netkpi::pipeline::RunSummary {
     let control = netkpi::pipeline::Control::default();
     netkpi::pipeline::run(
         s,

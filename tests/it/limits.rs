@@ -63,6 +63,32 @@ fn network_totals(kpis: &[Value]) -> (u64, u64) {
         })
 }
 
+/// Replays `input` (JSON lines) with `opts` and returns the engine (for its counters and
+/// state), the KPI records and the dead letters written.
+fn replay_keeping_the_engine(
+    s: &netkpi::config::Settings,
+    cells: &[netkpi::inventory::Cell],
+    input: &[String],
+    opts: &netkpi::replay::ReplayOptions,
+) -> (netkpi::engine::Engine, Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("input.jsonl");
+    std::fs::write(&path, input.join("\n")).expect("write");
+    let mut engine = netkpi::engine::Engine::new(&s.engine(), cells);
+    let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
+    netkpi::replay::replay(
+        &mut engine,
+        &[path],
+        opts,
+        &mut k,
+        &mut b,
+        &mut d,
+        Default::default(),
+    )
+    .expect("replays");
+    (engine, k, d)
+}
+
 #[test]
 fn time_bombs_are_dead_letters_and_move_nothing() {
     let s = settings("");
@@ -105,25 +131,11 @@ fn a_fixed_not_after_replays_future_data_reproducibly() {
         dead_by_reason(&r.dead).get("event_time_out_of_range"),
         Some(&2)
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("future.jsonl");
-    std::fs::write(&path, input.join("\n")).expect("write");
-    let mut engine = netkpi::engine::Engine::new(&s.engine(), &cells);
     let opts = netkpi::replay::ReplayOptions {
         clock: netkpi::replay::Clock::NotAfter(future + DAY),
         ..netkpi::replay::ReplayOptions::of(&s)
     };
-    let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
-    netkpi::replay::replay(
-        &mut engine,
-        &[path],
-        &opts,
-        &mut k,
-        &mut b,
-        &mut d,
-        Default::default(),
-    )
-    .expect("replays");
+    let (engine, _, d) = replay_keeping_the_engine(&s, &cells, &input, &opts);
     assert!(d.is_empty(), "{}", String::from_utf8_lossy(&d));
     assert_eq!(engine.stats().records[0], 2);
 }
@@ -148,22 +160,8 @@ fn a_long_gap_is_skipped_counted_and_bounded() {
     assert_eq!(windows.len(), 13, "{windows:?}");
     assert!(windows.contains(&(t0 + 30 * DAY)));
     let skipped = (30 * DAY - 3_600_000) / 300_000;
-    let mut engine = netkpi::engine::Engine::new(&s.engine(), &cells);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("gap.jsonl");
-    std::fs::write(&path, input.join("\n")).expect("write");
-    let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let opts = netkpi::replay::ReplayOptions::of(&s);
-    netkpi::replay::replay(
-        &mut engine,
-        &[path],
-        &opts,
-        &mut k,
-        &mut b,
-        &mut d,
-        Default::default(),
-    )
-    .expect("replays");
+    let (engine, _, d) = replay_keeping_the_engine(&s, &cells, &input, &opts);
     assert_eq!(engine.stats().skipped_windows, vec![skipped as u64]);
     // Both later records are on time: nothing became late because of the gap.
     assert!(d.is_empty());
@@ -567,22 +565,8 @@ fn unknown_cells_are_forgotten_and_restored_outages_pruned() {
         input.push(call_at(&format!("c{m}"), t));
         input.push(format!(r#"{{"type":"outage","outage_id":"o{m}","event_time":{t},"cell_id":"S1-L1","state":"RESTORED","started_at":{},"cause":"POWER","planned":false}}"#, t - 30_000));
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("bomb.jsonl");
-    std::fs::write(&path, input.join("\n")).expect("write");
-    let mut engine = netkpi::engine::Engine::new(&s.engine(), &cells);
-    let (mut k, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
     let opts = netkpi::replay::ReplayOptions::of(&s);
-    netkpi::replay::replay(
-        &mut engine,
-        &[path],
-        &opts,
-        &mut k,
-        &mut b,
-        &mut d,
-        Default::default(),
-    )
-    .expect("replays");
+    let (engine, k, d) = replay_keeping_the_engine(&s, &cells, &input, &opts);
     assert!(d.is_empty(), "{}", String::from_utf8_lossy(&d));
     assert_eq!(engine.stats().unknown_cells_forgotten, 20_000);
     assert_eq!(engine.stats().unknown_cell_records, 20_000);

@@ -3,7 +3,7 @@
 //! (`GET /schemas/ids/{id}`, `POST /subjects/{subject}/versions`), with producers on an older and a newer compatible schema, our own
 //! schema, an incompatible one and an unknown id — through a real broker.
 
-use crate::kafka::{Broker, assert_kpis_topic_equals};
+use crate::kafka::{Broker, assert_kpis_topic_equals, run_in_process};
 use crate::*;
 use apache_avro::types::Value as Avro;
 use netkpi::kafka::client::read_all;
@@ -328,14 +328,7 @@ fn confluent_framing_resolves_older_and_newer_producers() {
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 
-    let control = netkpi::pipeline::Control::default();
-    netkpi::pipeline::run(
-        &s,
-        &cells,
-        netkpi::pipeline::RunOptions { exit_at_end: true },
-        &control,
-    )
-    .expect("run");
+    run_in_process(&s, &cells);
 
     let reference = replay_lines(&s, &cells, &lines);
     assert_kpis_topic_equals(&s, &reference.kpis);
@@ -428,14 +421,7 @@ fn confluent_output_framing_is_read_by_confluents_own_deserializer() {
     let s = settings(&toml);
     let (items, lines) = crate::kafka::traffic(&cells, 41, 2 * 60, 8.0);
     netkpi::kafka::produce::produce_traffic(&s.kafka, items, 2).expect("produce");
-    let control = netkpi::pipeline::Control::default();
-    netkpi::pipeline::run(
-        &s,
-        &cells,
-        netkpi::pipeline::RunOptions { exit_at_end: true },
-        &control,
-    )
-    .expect("run");
+    run_in_process(&s, &cells);
     // Registered under the registry's default subject names, once each.
     let registered = registry
         .registered
