@@ -269,14 +269,14 @@ impl Engine {
     }
 
     /// Every firing alarm with its group (restored ones of groups not seen yet left out).
-    pub fn firing_alarms(&self) -> Vec<crate::telemetry::alarms::FiringAlarm> {
+    pub fn firing_alarms(&self) -> Vec<crate::threshold::FiringAlarm> {
         let rules = self.thresholds.rules();
         self.thresholds
             .states()
             .filter_map(|(r, g, state)| {
                 let rule = rules.get(r)?;
                 let table = self.levels.get(rule.level_index)?;
-                Some(crate::telemetry::alarms::FiringAlarm {
+                Some(crate::threshold::FiringAlarm {
                     breach_id: state.firing.clone()?,
                     rule: rule.name.clone(),
                     severity: rule.severity.as_str(),

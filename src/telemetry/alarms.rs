@@ -44,18 +44,7 @@ fn outages_label(outages: &[String]) -> String {
     label
 }
 
-/// A firing alarm, as the engine holds it (to show alarms restored from a checkpoint).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FiringAlarm {
-    pub breach_id: String,
-    pub rule: String,
-    pub severity: &'static str,
-    pub kpi: &'static str,
-    pub level: String,
-    pub group: Vec<(Dim, String)>,
-    /// End of the raising window (epoch ms), when known.
-    pub since: Option<i64>,
-}
+pub use crate::threshold::FiringAlarm;
 
 /// The alarm series and the label values of each firing alarm.
 pub struct AlarmSeries {

@@ -324,5 +324,19 @@ impl Thresholds {
     }
 }
 
+/// A firing alarm with its group, as the engine holds it (to show alarms restored from a
+/// checkpoint).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiringAlarm {
+    pub breach_id: String,
+    pub rule: String,
+    pub severity: &'static str,
+    pub kpi: &'static str,
+    pub level: String,
+    pub group: Vec<(crate::model::level::Dim, String)>,
+    /// End of the raising window (epoch ms), when known.
+    pub since: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests;
