@@ -164,7 +164,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         let key = format!("plans.\"{plan}\".min_dl_bps");
         match raw_plan.min_dl_bps {
             Some(bps) if bps.is_finite() && bps >= 0.0 => {
-                agg.plans.insert(plan.clone(), bps);
+                agg.plans.insert(plan.as_str().into(), bps);
             }
             Some(_) => p.add(key, "must be a non-negative number of bit/s"),
             None => p.add(key, "required: the plan's minimum downlink speed in bit/s"),

@@ -69,7 +69,10 @@ impl Engine {
                 None => Ok(()),
             };
         }
-        let level_accs = self.roll_up(&cell_accs);
+        let mut level_accs = self.roll_up(&cell_accs);
+        for acc in cell_accs.iter_mut().chain(level_accs.iter_mut().flatten()) {
+            acc.sort_sketches();
+        }
         for table in &mut self.levels {
             table.refresh_order(&self.cells);
         }

@@ -10,6 +10,7 @@
 use crate::inventory::Cell;
 use crate::model::Technology;
 use crate::model::level::{Dim, Level};
+use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 
 /// The value of a dimension for a cell outside the inventory.
@@ -48,7 +49,10 @@ impl CellInfo {
 /// All cells seen so far, inventory first.
 #[derive(Debug, Default)]
 pub struct CellTable {
-    index: FxHashMap<Box<str>, u32>,
+    /// Cell id → index. Ids up to 24 bytes are stored inline in the table, so a lookup compares
+    /// bytes already in the probed bucket instead of following a pointer to the heap (the
+    /// pointer chase was ~15 % of aggregation time: `cargo bench --bench aggregate`).
+    index: FxHashMap<CompactString, u32>,
     cells: Vec<CellInfo>,
     inventory_len: usize,
 }
@@ -74,7 +78,7 @@ impl CellTable {
 
     fn push(&mut self, info: CellInfo) -> u32 {
         let idx = self.cells.len() as u32;
-        self.index.insert(info.id.clone(), idx);
+        self.index.insert(CompactString::from(&*info.id), idx);
         self.cells.push(info);
         idx
     }
@@ -131,12 +135,12 @@ impl CellTable {
         for (i, c) in std::mem::take(&mut self.cells).into_iter().enumerate() {
             let idx = i as u32;
             if i >= self.inventory_len && forget(idx, &c) {
-                self.index.remove(&c.id);
+                self.index.remove(&*c.id);
                 remap.push(None);
             } else {
                 let new = kept.len() as u32;
                 if new != idx {
-                    self.index.insert(c.id.clone(), new);
+                    self.index.insert(CompactString::from(&*c.id), new);
                 }
                 remap.push(Some(new));
                 kept.push(c);

@@ -8,6 +8,7 @@
 
 use super::sketch::Sketch;
 use crate::model::{CallOutcome, CallRecord, DataSession, Technology};
+use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 
 /// Coverage thresholds of one technology (docs/kpis.md, `coverage_ratio`).
@@ -55,7 +56,7 @@ pub struct AggParams {
     /// Coverage thresholds indexed by [`Technology::index`].
     pub coverage: [CoverageThreshold; 5],
     /// Plan catalog: plan id → minimum DL throughput in bit/s.
-    pub plans: FxHashMap<String, f64>,
+    pub plans: FxHashMap<CompactString, f64>,
 }
 
 impl Default for AggParams {
@@ -245,6 +246,13 @@ impl Acc {
         add(&mut self.outages_restored, o.outages_restored);
         add(&mut self.restore_ms_sum, o.restore_ms_sum);
         add(&mut self.outage_records, o.outage_records);
+    }
+
+    /// Sorts the exact sketches, so that the percentile KPIs read them without copying.
+    pub fn sort_sketches(&mut self) {
+        self.setup_ms.sort_exact();
+        self.session_dl_bps.sort_exact();
+        self.rtt_ms.sort_exact();
     }
 
     /// The sum of MOS values.

@@ -77,23 +77,64 @@ impl Buckets {
     }
 
     fn add_index(&mut self, i: i32, n: u32) {
-        if self.counts.is_empty() {
-            self.offset = i;
-            self.counts.push(0);
-        } else if i < self.offset {
-            let grow = (self.offset - i) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.offset = i;
-        } else if (i - self.offset) as usize >= self.counts.len() {
-            self.counts.resize((i - self.offset) as usize + 1, 0);
-        }
+        self.cover(i, i);
         let slot = &mut self.counts[(i - self.offset) as usize];
         *slot = slot.saturating_add(n);
+    }
+
+    /// Grows the dense counts (once) so that they cover bucket indices `lo..=hi`.
+    fn cover(&mut self, lo: i32, hi: i32) {
+        if self.counts.is_empty() {
+            self.offset = lo;
+            self.counts.resize((hi - lo) as usize + 1, 0);
+            return;
+        }
+        if lo < self.offset {
+            let grow = (self.offset - lo) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = lo;
+        }
+        if (hi - self.offset) as usize >= self.counts.len() {
+            self.counts.resize((hi - self.offset) as usize + 1, 0);
+        }
+    }
+
+    /// Adds one value at each of `values` (at most [`EXACT_LIMIT`] of them), growing the counts
+    /// once for all of them.
+    fn add_values(&mut self, values: &[f64], ln_gamma: f64) {
+        let mut indices = [0i32; EXACT_LIMIT];
+        let mut n = 0;
+        for &v in values {
+            self.count += 1;
+            if v.is_nan() || v < MIN_POSITIVE {
+                self.zeros += 1;
+            } else if let Some(slot) = indices.get_mut(n) {
+                *slot = bucket_index(v, ln_gamma);
+                n += 1;
+            } else {
+                self.add_index(bucket_index(v, ln_gamma), 1);
+            }
+        }
+        let indices = indices.get(..n).unwrap_or_default();
+        let (Some(&lo), Some(&hi)) = (indices.iter().min(), indices.iter().max()) else {
+            return;
+        };
+        self.cover(lo, hi);
+        for &i in indices {
+            let slot = &mut self.counts[(i - self.offset) as usize];
+            *slot = slot.saturating_add(1);
+        }
     }
 
     fn merge(&mut self, other: &Buckets) {
         self.zeros += other.zeros;
         self.count += other.count;
+        let first = other.counts.iter().position(|&c| c > 0);
+        let last = other.counts.iter().rposition(|&c| c > 0);
+        let (Some(first), Some(last)) = (first, last) else {
+            return;
+        };
+        self.cover(other.offset + first as i32, other.offset + last as i32);
         for (k, &c) in other.counts.iter().enumerate() {
             if c > 0 {
                 self.add_index(other.offset + k as i32, c);
@@ -155,9 +196,7 @@ impl Sketch {
         if let Sketch::Exact(values) = self {
             let ln_gamma = gamma_ln();
             let mut b = Buckets::new();
-            for &v in values.iter() {
-                b.add_n(v, 1, ln_gamma);
-            }
+            b.add_values(values, ln_gamma);
             *self = Sketch::Buckets(Box::new(b));
         }
     }
@@ -172,8 +211,8 @@ impl Sketch {
             (Sketch::Buckets(mine), Sketch::Buckets(o)) => mine.merge(o),
             (Sketch::Buckets(mine), Sketch::Exact(o)) => {
                 let ln_gamma = gamma_ln();
-                for &v in o {
-                    mine.add_n(v, 1, ln_gamma);
+                for chunk in o.chunks(EXACT_LIMIT) {
+                    mine.add_values(chunk, ln_gamma);
                 }
             }
             (Sketch::Exact(_), _) => {
@@ -191,13 +230,36 @@ impl Sketch {
         }
         let rank = nearest_rank(permille, n);
         match self {
+            Sketch::Exact(values) if values.is_sorted_by(|a, b| a.total_cmp(b).is_le()) => {
+                values.get((rank - 1) as usize).copied()
+            }
             Sketch::Exact(values) => {
-                let mut sorted = values.clone();
+                // A copy on the stack (an exact sketch holds at most EXACT_LIMIT values; a longer
+                // one, from a hand-made checkpoint, is copied to the heap).
+                let mut stack = [0f64; EXACT_LIMIT];
+                let mut heap = Vec::new();
+                let scratch = match stack.get_mut(..values.len()) {
+                    Some(s) => s,
+                    None => {
+                        heap.extend_from_slice(values);
+                        heap.as_mut_slice()
+                    }
+                };
+                scratch.copy_from_slice(values);
                 let k = (rank - 1) as usize;
-                let (_, v, _) = sorted.select_nth_unstable_by(k, f64::total_cmp);
+                let (_, v, _) = scratch.select_nth_unstable_by(k, f64::total_cmp);
                 Some(*v)
             }
             Sketch::Buckets(b) => Some(b.quantile_at_rank(rank)),
+        }
+    }
+
+    /// Sorts the values of an exact sketch (the same multiset, so the same quantiles), after
+    /// which every quantile is read off directly instead of selected from a copy: a window's
+    /// groups are sorted once when it closes, before their percentile KPIs are read.
+    pub fn sort_exact(&mut self) {
+        if let Sketch::Exact(values) = self {
+            values.sort_unstable_by(f64::total_cmp);
         }
     }
 
@@ -279,6 +341,27 @@ mod tests {
             for q in [50, 500, 950, 990] {
                 prop_assert_eq!(left.quantile(q), whole.quantile(q));
             }
+            // In bucket form the state itself is the same, counts grown once or value by value.
+            if let (Sketch::Buckets(_), Sketch::Buckets(_)) = (&left, &whole) {
+                prop_assert_eq!(&left, &whole);
+            }
         }
+
+        #[test]
+        fn a_sorted_exact_sketch_gives_the_same_quantiles(values in prop::collection::vec(0.0f64..1e6, 1..=EXACT_LIMIT), q in 1u32..1000) {
+            let mut s = Sketch::default();
+            for &v in &values { s.add(v); }
+            let unsorted = s.quantile(q);
+            s.sort_exact();
+            prop_assert_eq!(s.quantile(q), unsorted);
+            prop_assert_eq!(unsorted, Some(exact_nearest_rank(&values, q)));
+        }
+    }
+
+    #[test]
+    fn an_oversized_exact_sketch_from_a_checkpoint_still_answers() {
+        let values: Vec<f64> = (0..200).rev().map(f64::from).collect();
+        let s = Sketch::Exact(values.clone());
+        assert_eq!(s.quantile(500), Some(exact_nearest_rank(&values, 500)));
     }
 }

@@ -225,7 +225,7 @@ impl State<'_> {
                     if s.active_ms >= agg.min_active_ms && s.active_ms > 0 {
                         let bps = 8.0 * s.dl_bytes as f64 * 1000.0 / s.active_ms as f64;
                         tput.push(bps);
-                        if let Some(min) = s.plan.as_ref().and_then(|p| agg.plans.get(p)) {
+                        if let Some(min) = s.plan.as_deref().and_then(|p| agg.plans.get(p)) {
                             speed_n += 1;
                             speed_ok += u64::from(bps >= *min);
                         }
