@@ -430,7 +430,7 @@ fn long_work_shows_its_progress_on_a_terminal_and_plain_lines_elsewhere() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let gen_args =
-        "gen --cells 40 --write-inventory cells.csv --out t.jsonl --duration 6h --rate 20";
+        "gen --cells 40 --write-inventory cells.csv --out t.jsonl --duration 48h --rate 20";
     let shown = on_a_terminal(d, gen_args);
     // Redrawn in place: carriage return and erase-line, then records, rate, event time, share
     // done and time left.
