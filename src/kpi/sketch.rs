@@ -99,30 +99,17 @@ impl Buckets {
         }
     }
 
-    /// Adds one value at each of `values` (at most [`EXACT_LIMIT`] of them), growing the counts
-    /// once for all of them.
+    /// Adds one value at each of `values`, growing the counts once for all of them: the bucket
+    /// index rises with the value, so the smallest and largest positive values bound the range.
     fn add_values(&mut self, values: &[f64], ln_gamma: f64) {
-        let mut indices = [0i32; EXACT_LIMIT];
-        let mut n = 0;
-        for &v in values {
-            self.count += 1;
-            if v.is_nan() || v < MIN_POSITIVE {
-                self.zeros += 1;
-            } else if let Some(slot) = indices.get_mut(n) {
-                *slot = bucket_index(v, ln_gamma);
-                n += 1;
-            } else {
-                self.add_index(bucket_index(v, ln_gamma), 1);
-            }
+        let positive = values.iter().copied().filter(|&v| v >= MIN_POSITIVE);
+        let lo = positive.clone().min_by(f64::total_cmp);
+        let hi = positive.max_by(f64::total_cmp);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            self.cover(bucket_index(lo, ln_gamma), bucket_index(hi, ln_gamma));
         }
-        let indices = indices.get(..n).unwrap_or_default();
-        let (Some(&lo), Some(&hi)) = (indices.iter().min(), indices.iter().max()) else {
-            return;
-        };
-        self.cover(lo, hi);
-        for &i in indices {
-            let slot = &mut self.counts[(i - self.offset) as usize];
-            *slot = slot.saturating_add(1);
+        for &v in values {
+            self.add_n(v, 1, ln_gamma);
         }
     }
 
@@ -211,9 +198,7 @@ impl Sketch {
             (Sketch::Buckets(mine), Sketch::Buckets(o)) => mine.merge(o),
             (Sketch::Buckets(mine), Sketch::Exact(o)) => {
                 let ln_gamma = gamma_ln();
-                for chunk in o.chunks(EXACT_LIMIT) {
-                    mine.add_values(chunk, ln_gamma);
-                }
+                mine.add_values(o, ln_gamma);
             }
             (Sketch::Exact(_), _) => {
                 self.switch_to_buckets();
@@ -234,20 +219,9 @@ impl Sketch {
                 values.get((rank - 1) as usize).copied()
             }
             Sketch::Exact(values) => {
-                // A copy on the stack (an exact sketch holds at most EXACT_LIMIT values; a longer
-                // one, from a hand-made checkpoint, is copied to the heap).
-                let mut stack = [0f64; EXACT_LIMIT];
-                let mut heap = Vec::new();
-                let scratch = match stack.get_mut(..values.len()) {
-                    Some(s) => s,
-                    None => {
-                        heap.extend_from_slice(values);
-                        heap.as_mut_slice()
-                    }
-                };
-                scratch.copy_from_slice(values);
+                let mut sorted = values.clone();
                 let k = (rank - 1) as usize;
-                let (_, v, _) = scratch.select_nth_unstable_by(k, f64::total_cmp);
+                let (_, v, _) = sorted.select_nth_unstable_by(k, f64::total_cmp);
                 Some(*v)
             }
             Sketch::Buckets(b) => Some(b.quantile_at_rank(rank)),
