@@ -6,6 +6,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netkpi::config::from_toml_str;
+use netkpi::engine::sources::Origin;
 use netkpi::engine::{Engine, KpiRecord, Output};
 use netkpi::model::Event;
 use netkpi::threshold::BreachEvent;
@@ -67,7 +68,7 @@ fn bench(c: &mut Criterion) {
                 let mut engine = Engine::new(engine_settings, &cells);
                 let mut out = Discard(0);
                 for e in &events {
-                    let _ = engine.ingest_and_advance(black_box(e), &mut out);
+                    let _ = engine.ingest_and_advance(black_box(e), Origin::file(0), &mut out);
                 }
                 let _ = engine.finish(&mut out);
                 black_box(out.0)

@@ -6,6 +6,7 @@
 //! table, level tables and the open window's per-cell accumulators with their sketches.
 
 use netkpi::config::from_toml_str;
+use netkpi::engine::sources::Origin;
 use netkpi::engine::{Engine, KpiRecord, Output};
 use netkpi::model::{CallOutcome, CallRecord, DataSession, Event};
 use netkpi::threshold::BreachEvent;
@@ -88,7 +89,11 @@ fn fill(n: usize, per_cell: u64, report: bool) -> f64 {
     for round in 0..per_cell {
         for id in &ids {
             let t = t0 + rng.below(240_000) as i64;
-            let _ = engine.ingest_and_advance(&event(&mut rng, id.clone(), t, round), &mut out);
+            let _ = engine.ingest_and_advance(
+                &event(&mut rng, id.clone(), t, round),
+                Origin::file(0),
+                &mut out,
+            );
         }
     }
     let (windows, bytes) = engine.open_windows();

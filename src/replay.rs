@@ -3,6 +3,7 @@
 //! letters as JSON Lines. Nothing here reads the clock, so the same input and configuration
 //! always give the same bytes.
 
+use crate::engine::sources::Origin;
 use crate::engine::{Disposition, Engine};
 use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
 use crate::source::{ReadLimits, SourceError, read_file_counted};
@@ -98,7 +99,10 @@ pub fn replay<K: Write, B: Write, D: Write>(
             }
             let letter = match &item.event {
                 Err(reject) => Some(item.dead_letter(reject)),
-                Ok(ev) => match engine.ingest_and_advance(ev, &mut out)?.disposition(ev) {
+                Ok(ev) => match engine
+                    .ingest_and_advance(ev, Origin::file(counters.records_read), &mut out)?
+                    .disposition(ev)
+                {
                     Disposition::Kept => None,
                     Disposition::LateOutage => {
                         counters.late_outage_records += 1;

@@ -5,7 +5,7 @@
 //! call and session contributions to open windows — the watermark, each size's next window to
 //! emit, outage state, the outage counts of open windows, the threshold machines and the rules'
 //! baselines (inline, or named by version when saved apart, as the merger does). After a
-//! restore, the pipeline re-reads every record from the lowest offset still feeding an open window
+//! restore, the pipeline re-reads every record from the lowest offset still feeding an open window ([`Engine::low_water`])
 //! up to the checkpoint's position through [`Engine::reingest`], which rebuilds the open windows'
 //! call and session accumulators exactly as they were: a record is re-aggregated iff its window is
 //! at or after the size's next window to emit (it was aggregated then and is not emitted yet); its
@@ -14,6 +14,7 @@
 
 use super::Engine;
 use super::baseline::Series;
+use super::sources::Origin;
 use super::window::cell_acc;
 use crate::kpi::Acc;
 use crate::model::Event;
@@ -61,7 +62,6 @@ pub struct AlarmCheckpoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineCheckpoint {
     pub watermark: Option<i64>,
-    pub max_event_time: Option<i64>,
     pub max_aggregated: Option<i64>,
     pub sizes: Vec<SizeCheckpoint>,
     pub outages: super::outage::OutageSnapshot,
@@ -163,7 +163,6 @@ impl Engine {
             .collect();
         EngineCheckpoint {
             watermark: self.watermark,
-            max_event_time: self.max_event_time,
             max_aggregated: self.max_aggregated,
             sizes,
             outages: self.outages.snapshot(|c| self.cells.info(c).id.to_string()),
@@ -261,15 +260,15 @@ impl Engine {
             )));
         }
         self.watermark = cp.watermark;
-        self.max_event_time = cp.max_event_time;
         self.max_aggregated = cp.max_aggregated;
         let ncells = self.cells.len();
         for (size, saved) in self.sizes.iter_mut().zip(&cp.sizes) {
             size.restore(saved.front, saved.emitted, saved.last_record);
             for w in &saved.windows {
-                let Some(accs) = size.window_at(w.start) else {
+                let Some(window) = size.window_at(w.start) else {
                     continue;
                 };
+                let accs = &mut window.accs;
                 for o in &w.outages {
                     let Some(cell) = self.cells.get(&o.cell_id) else {
                         continue;
@@ -314,7 +313,7 @@ impl Engine {
 
     /// Re-reads a record that the checkpointed run had already processed: rebuilds its call or
     /// session contribution to windows not yet emitted; writes nothing, counts nothing.
-    pub fn reingest(&mut self, ev: &Event) {
+    pub fn reingest(&mut self, ev: &Event, from: Origin) {
         if matches!(ev, Event::Outage(_)) || self.out_of_range(ev).is_some() {
             return; // Outage effects are part of the checkpoint; implausible times were rejected.
         }
@@ -329,10 +328,11 @@ impl Engine {
         let ncells = self.cells.len();
         let t = ev.event_time();
         for size in &mut self.sizes {
-            let Some(accs) = size.window_at(t) else {
+            let Some(window) = size.window_at(t) else {
                 continue;
             };
-            let acc = cell_acc(accs, cell, ncells);
+            window.feeders.fed(from);
+            let acc = cell_acc(&mut window.accs, cell, ncells);
             match ev {
                 Event::Call(c) => acc.add_call(c, tech, &self.agg),
                 Event::Session(s) => acc.add_session(s, tech, &self.agg),
@@ -343,15 +343,7 @@ impl Engine {
 
     /// Start of the next window to emit for each size (a record feeds an open window of size
     /// `i` iff its window starts at or after `fronts()[i]`).
-    pub fn fronts(&self) -> Vec<Option<i64>> {
+    pub(super) fn fronts(&self) -> Vec<Option<i64>> {
         self.sizes.iter().map(|s| s.front()).collect()
-    }
-
-    /// The (size index, window start) of every not-yet-emitted window an event time falls in.
-    pub fn open_windows_of(&self, t: i64) -> impl Iterator<Item = (usize, i64)> + '_ {
-        self.sizes.iter().enumerate().filter_map(move |(i, s)| {
-            let start = s.start_of(t);
-            s.front().is_some_and(|f| start >= f).then_some((i, start))
-        })
     }
 }

@@ -30,6 +30,7 @@ pub mod outage;
 pub mod partial;
 pub mod settings;
 pub mod shard_outages;
+pub mod sources;
 mod window;
 
 use crate::inventory::Cell;
@@ -41,6 +42,7 @@ use evaluate::Baselines;
 use groups::{CellTable, LevelTable};
 use outage::{DownEffect, OutageTracker};
 pub use settings::EngineSettings;
+use sources::{Fronts, Origin, Source};
 use window::{SizeState, cell_acc};
 
 /// What happened to one record.
@@ -122,8 +124,8 @@ pub struct Engine {
     outages: OutageTracker,
     thresholds: Thresholds,
     watermark: Option<i64>,
-    /// Largest event time of any valid record (moves the watermark).
-    max_event_time: Option<i64>,
+    /// Per source, the largest event time of a valid record (moves the watermark).
+    fronts: Fronts,
     /// Largest event time aggregated into some window (bounds the windows `finish` emits).
     max_aggregated: Option<i64>,
     stats: EngineStats,
@@ -211,7 +213,7 @@ impl Engine {
             outages: OutageTracker::default(),
             thresholds: Thresholds::new(rules.to_vec()),
             watermark: None,
-            max_event_time: None,
+            fronts: Fronts::default(),
             max_aggregated: None,
             stats: EngineStats {
                 late: vec![0; settings.window_sizes_ms.len()],
@@ -242,9 +244,26 @@ impl Engine {
         self.watermark
     }
 
-    /// The largest event time aggregated so far.
+    /// The largest event time of a valid record from any source.
     pub fn max_event_time(&self) -> Option<i64> {
-        self.max_event_time
+        self.fronts.max()
+    }
+
+    /// The event-time front of one source: the largest event time of a valid record it
+    /// delivered (a partition's watermark is this minus the allowed delay).
+    pub fn front(&self, source: Source) -> Option<i64> {
+        self.fronts.of(source)
+    }
+
+    /// Restores a source's front from a checkpoint (before any record is re-read).
+    pub fn restore_front(&mut self, source: Source, front: Option<i64>) {
+        self.fronts.restore(source, front);
+    }
+
+    /// The first offset of `source` that fed a window still open: a restart must re-read from
+    /// there (`None` when no open window holds anything from it).
+    pub fn low_water(&self, source: Source) -> Option<i64> {
+        self.sizes.iter().filter_map(|s| s.low_water(source)).min()
     }
 
     /// Counters.
@@ -317,7 +336,7 @@ impl Engine {
 
     /// Aggregates one valid record, deciding lateness against the current watermark. Does not
     /// move the watermark: the caller does, with [`Engine::advance_to`].
-    pub fn ingest(&mut self, ev: &Event) -> Ingested {
+    pub fn ingest(&mut self, ev: &Event, from: Origin) -> Ingested {
         if let Some(reject) = self.out_of_range(ev) {
             return Ingested::Rejected(reject);
         }
@@ -353,7 +372,7 @@ impl Engine {
             },
             _ => true,
         };
-        self.max_event_time = Some(self.max_event_time.map_or(t, |m| m.max(t)));
+        self.fronts.saw(from.source, t);
         if !counts {
             return Ingested::Ignored;
         }
@@ -371,7 +390,7 @@ impl Engine {
                 continue;
             };
             self.max_aggregated = Some(self.max_aggregated.map_or(t, |m| m.max(t)));
-            let acc = cell_acc(window, cell, self.cells.len());
+            let acc = cell_acc(&mut window.accs, cell, self.cells.len());
             match ev {
                 Event::Call(c) => acc.add_call(c, tech, &self.agg),
                 Event::Session(s) => acc.add_session(s, tech, &self.agg),
@@ -379,6 +398,10 @@ impl Engine {
                     OutageState::Down => acc.add_outage_started(),
                     OutageState::Restored => acc.add_outage_restored(t - o.started_at.unwrap_or(t)),
                 },
+            }
+            // A window's outage counts are in the checkpoint: only calls and sessions are re-read.
+            if !matches!(ev, Event::Outage(_)) {
+                window.feeders.fed(from);
             }
         }
         if late {
@@ -416,11 +439,12 @@ impl Engine {
     pub fn ingest_and_advance<O: Output>(
         &mut self,
         ev: &Event,
+        from: Origin,
         out: &mut O,
     ) -> Result<Ingested, O::Error> {
-        let result = self.ingest(ev);
+        let result = self.ingest(ev, from);
         if !matches!(result, Ingested::Rejected(_))
-            && let Some(max) = self.max_event_time
+            && let Some(max) = self.fronts.of(from.source)
         {
             self.advance_to(max - self.allowed_delay_ms, out)?;
         }

@@ -7,6 +7,7 @@
 //! give bit for bit the records one engine gives for the same records.
 
 use super::Engine;
+use super::sources::PartialOrigin;
 use super::window::cell_acc;
 use crate::kpi::Acc;
 use serde::{Deserialize, Serialize};
@@ -33,15 +34,33 @@ pub enum PartialError {
     Late(i64, i64),
 }
 
+/// What became of a partial the merger took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartialTaken {
+    /// Merged into its open window.
+    Merged,
+    /// A copy of one its window already holds (an aborted or repeated shard transaction left it
+    /// behind): ignored, so it cannot count twice.
+    Copy,
+}
+
 impl Engine {
-    /// Merges a shard's partial into the open window it belongs to. A window already emitted
-    /// rejects it (a shard that fell behind the others by more than the watermark allowed).
-    pub fn ingest_partial(&mut self, p: &Partial) -> Result<(), PartialError> {
+    /// Merges a shard's partial (or one part of it) into the open window it belongs to. A
+    /// window already emitted rejects it (a shard that fell behind the others by more than the
+    /// watermark allowed).
+    pub fn ingest_partial(
+        &mut self,
+        p: &Partial,
+        from: PartialOrigin,
+    ) -> Result<PartialTaken, PartialError> {
         let size_index = self
             .sizes
             .iter()
             .position(|s| s.size_ms == p.size_ms)
             .ok_or(PartialError::UnknownSize(p.size_ms))?;
+        if self.sizes[size_index].holds(p.start, from) {
+            return Ok(PartialTaken::Copy);
+        }
         let cells: Vec<u32> = p
             .cells
             .iter()
@@ -58,8 +77,9 @@ impl Engine {
         let window = self.sizes[size_index]
             .window_for(p.start, self.watermark)
             .ok_or(PartialError::Late(p.start, p.size_ms))?;
+        window.feeders.merged(from);
         for (&cell, (_, acc)) in cells.iter().zip(&p.cells) {
-            cell_acc(window, cell, ncells).merge(acc);
+            cell_acc(&mut window.accs, cell, ncells).merge(acc);
         }
         if !p.outage_ids.is_empty() {
             let ids = self
@@ -73,7 +93,7 @@ impl Engine {
             }
         }
         self.max_aggregated = Some(self.max_aggregated.map_or(p.start, |m| m.max(p.start)));
-        Ok(())
+        Ok(PartialTaken::Merged)
     }
 
     /// The partial of a closing window in shard mode (`None` when no cell has anything).
@@ -104,16 +124,18 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::engine::sources::Origin;
     use crate::engine::{KpiRecord, Output};
     use crate::threshold::BreachEvent;
 
+    /// Every output, as the tests of the engine's modules read them.
     #[derive(Default)]
-    struct Collect {
+    pub(in crate::engine) struct Collect {
         kpis: Vec<String>,
         breaches: Vec<String>,
-        partials: Vec<Partial>,
+        pub(in crate::engine) partials: Vec<Partial>,
     }
 
     impl Output for Collect {
@@ -157,7 +179,8 @@ mod tests {
         let mut one = Engine::new(&settings.engine(), &cells);
         let mut expected = Collect::default();
         for ev in &events {
-            one.ingest_and_advance(ev, &mut expected).unwrap();
+            one.ingest_and_advance(ev, Origin::file(0), &mut expected)
+                .unwrap();
         }
         one.finish(&mut expected).unwrap();
         assert!(
@@ -173,7 +196,9 @@ mod tests {
             let shard_of = |id: &str| id.bytes().map(usize::from).sum::<usize>() % shards;
             for ev in &events {
                 let s = shard_of(ev.cell_id());
-                engines[s].ingest_and_advance(ev, &mut outs[s]).unwrap();
+                engines[s]
+                    .ingest_and_advance(ev, Origin::file(0), &mut outs[s])
+                    .unwrap();
             }
             let mut reports = Vec::new();
             for (i, (e, o)) in engines.iter_mut().zip(&mut outs).enumerate() {
@@ -181,17 +206,29 @@ mod tests {
                 assert!(o.kpis.is_empty() && o.breaches.is_empty());
                 reports.push(e.shard_outages(i as i32));
             }
-            let mut partials: Vec<Partial> = outs.into_iter().flat_map(|o| o.partials).collect();
-            partials.sort_by_key(|p| (p.start + p.size_ms, p.size_ms));
+            let mut partials: Vec<(i32, Partial)> = (0..)
+                .zip(outs)
+                .flat_map(|(shard, o)| o.partials.into_iter().map(move |p| (shard, p)))
+                .collect();
+            partials.sort_by_key(|(_, p)| (p.start + p.size_ms, p.size_ms));
             let mut merger = Engine::new(&settings.engine(), &cells);
             let mut got = Collect::default();
-            for p in &partials {
+            let mut offset = 0;
+            for (shard, p) in &partials {
                 // Cut into parts as shards of a large network send them.
-                for range in crate::pipeline::progress::part_bounds(p, 2048) {
-                    let part = crate::pipeline::progress::part_of(p, range);
-                    let bytes = postcard::to_stdvec(&part).unwrap();
-                    let part: Partial = postcard::from_bytes(&bytes).unwrap();
-                    merger.ingest_partial(&part).unwrap();
+                for (part, range) in (0..).zip(crate::pipeline::progress::part_bounds(p, 2048)) {
+                    let cut = crate::pipeline::progress::part_of(p, range);
+                    let bytes = postcard::to_stdvec(&cut).unwrap();
+                    let cut: Partial = postcard::from_bytes(&bytes).unwrap();
+                    let from = PartialOrigin {
+                        shard: *shard,
+                        part,
+                        offset,
+                    };
+                    assert_eq!(merger.ingest_partial(&cut, from), Ok(PartialTaken::Merged));
+                    // A copy (an aborted shard transaction's) is recognised and ignored.
+                    assert_eq!(merger.ingest_partial(&cut, from), Ok(PartialTaken::Copy));
+                    offset += 1;
                 }
             }
             for r in reports {

@@ -110,7 +110,7 @@ fn feed(engine: &mut Engine, out: &mut Collect, events: &[Event]) -> Vec<Ingeste
         .iter()
         .map(|e| {
             engine
-                .ingest_and_advance(e, out)
+                .ingest_and_advance(e, Origin::file(0), out)
                 .unwrap_or_else(|e| match e {})
         })
         .collect()
@@ -269,7 +269,10 @@ fn unknown_cells_are_their_own_groups_only_when_they_have_records() {
     );
     assert_eq!(e.stats().unknown_cell_records, 1);
     // An outage on an unknown cell is rejected.
-    let r = e.ingest(&outage(7 * MIN, "Z9", "o", OutageState::Down, None));
+    let r = e.ingest(
+        &outage(7 * MIN, "Z9", "o", OutageState::Down, None),
+        Origin::file(0),
+    );
     assert!(matches!(
         r,
         Ingested::Rejected(Reject {

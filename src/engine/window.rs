@@ -3,14 +3,17 @@
 //! next window to emit; windows are emitted strictly in order from there, gaps included, and a
 //! window before `front` is never reopened once anything was emitted.
 
+use super::sources::{Feeders, PartialOrigin, Source};
 use crate::kpi::Acc;
 
-/// One open window: its start, one accumulator per cell, and the latest event time it received.
+/// One open window: its start, one accumulator per cell, the latest event time it received and
+/// where what it holds was read.
 #[derive(Debug)]
-struct OpenWindow {
+pub(super) struct OpenWindow {
     start: i64,
-    accs: Vec<Acc>,
+    pub(super) accs: Vec<Acc>,
     latest: i64,
+    pub(super) feeders: Feeders,
 }
 
 impl OpenWindow {
@@ -19,6 +22,7 @@ impl OpenWindow {
             start,
             accs: Vec::new(),
             latest: t,
+            feeders: Feeders::default(),
         }
     }
 }
@@ -67,7 +71,7 @@ impl SizeState {
 
     /// The open window for event time `t`, or `None` when that window is late (its end is at or
     /// below the watermark, or it was already emitted).
-    pub fn window_for(&mut self, t: i64, watermark: Option<i64>) -> Option<&mut Vec<Acc>> {
+    pub(super) fn window_for(&mut self, t: i64, watermark: Option<i64>) -> Option<&mut OpenWindow> {
         let start = self.start_of(t);
         if watermark.is_some_and(|wm| start + self.size_ms <= wm) {
             return None;
@@ -91,7 +95,7 @@ impl SizeState {
         };
         let window = &mut self.open[pos];
         window.latest = window.latest.max(t);
-        Some(&mut window.accs)
+        Some(window)
     }
 
     /// End of the next window to emit, if any record started this size.
@@ -193,11 +197,26 @@ impl SizeState {
 
     /// The window holding `t` when it is at or after `front`, created when missing; no
     /// lateness check.
-    pub fn window_at(&mut self, t: i64) -> Option<&mut Vec<Acc>> {
+    pub(super) fn window_at(&mut self, t: i64) -> Option<&mut OpenWindow> {
         if self.front.is_none_or(|f| self.start_of(t) < f) {
             return None;
         }
         self.window_for(t, None)
+    }
+
+    /// The first offset of `source` feeding an open window.
+    pub fn low_water(&self, source: Source) -> Option<i64> {
+        self.open
+            .iter()
+            .filter_map(|w| w.feeders.first(source))
+            .min()
+    }
+
+    /// Whether the open window starting at `start` already merged this partial.
+    pub fn holds(&self, start: i64, from: PartialOrigin) -> bool {
+        self.open
+            .iter()
+            .any(|w| w.start == start && w.feeders.holds(from))
     }
 
     /// Open windows and the per-cell accumulators they hold (cheap: no walk over the cells).

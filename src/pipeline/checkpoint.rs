@@ -9,6 +9,7 @@ use super::{PipelineError, TIMEOUT};
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
+use crate::engine::sources::Source;
 use crate::kafka::client::ctx;
 use crate::kafka::tail::find_from_end;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -24,6 +25,7 @@ pub struct PartitionCheckpoint {
     pub resume_until: i64,
     /// Lowest offset still feeding an open window: reading resumes here.
     pub low_water: i64,
+    /// The partition's event-time front (the engine's, saved here with the partition).
     pub max_event_time: Option<i64>,
 }
 
@@ -124,7 +126,10 @@ pub(super) fn shard_commit(
         let Some(progress) = parts.get(*id) else {
             continue;
         };
-        let low_water = parts.low_water(*id).unwrap_or(progress.next_offset);
+        let source = Source::Input(id.0, id.1);
+        let low_water = engine
+            .low_water(source)
+            .map_or(progress.next_offset, |l| l.min(progress.next_offset));
         // While a partition is still re-reading, the engine's state already covers everything
         // up to `resume_until`: that, not the read position, is where new records begin.
         let resume_until = progress.next_offset.max(progress.resume_until);
@@ -133,7 +138,7 @@ pub(super) fn shard_commit(
             partition: id.1,
             resume_until,
             low_water,
-            max_event_time: progress.max_event_time,
+            max_event_time: engine.front(source),
         });
         ctx(
             offsets.add_partition_offset(topic, id.1, Offset::Offset(resume_until)),

@@ -1,10 +1,11 @@
 //! The running state of an input shard: what happens to one input record (re-read, aggregated
-//! or dead-lettered) and which windows it feeds.
+//! or dead-lettered). Which windows it fed is the engine's to keep.
 
-use super::partitions::{PartitionId, Partitions};
+use super::partitions::Partitions;
 use super::unit::UnitOutput;
 use super::{PipelineError, RunSummary};
-use crate::engine::{Disposition, Engine, Ingested};
+use crate::engine::sources::{Origin, Source};
+use crate::engine::{Disposition, Engine};
 use crate::model::Stream;
 use crate::model::validate::Reason;
 use std::time::Instant;
@@ -84,18 +85,17 @@ impl Live {
             payload,
         } = *r;
         let id = (stream, partition);
+        let from = Origin {
+            source: Source::Input(stream, partition),
+            offset,
+        };
         let decoded = self.decoders.decode(stream, payload)?;
+        self.parts.read(id, offset, now);
         if self.parts.is_reread(id, offset) {
+            // The checkpointed front already covers it: a re-read rebuilds windows only.
             if let Ok(ev) = &decoded {
-                self.engine.reingest(ev);
-                track_feeds(&mut self.parts, &self.engine, ev, id, offset);
+                self.engine.reingest(ev, from);
             }
-            self.parts.read(
-                id,
-                offset,
-                decoded.as_ref().ok().map(|e| e.event_time()),
-                now,
-            );
             return Ok(());
         }
         self.summary.counters.records_read += 1;
@@ -115,15 +115,11 @@ impl Live {
             Err(reject) => {
                 self.count_dead(reject.reason, out);
                 out.dead_letter(&reject, source(), payload)?;
-                self.parts.read(id, offset, None, now);
                 return Ok(());
             }
             Ok(ev) => ev,
         };
-        let ingested = self.engine.ingest(&ev);
-        // A record the engine refused moved nothing: it feeds no window.
-        let refused = matches!(ingested, Ingested::Rejected(_));
-        match ingested.disposition(&ev) {
+        match self.engine.ingest(&ev, from).disposition(&ev) {
             Disposition::Kept => {}
             Disposition::LateOutage => {
                 self.summary.counters.late_outage_records += 1;
@@ -134,33 +130,11 @@ impl Live {
                 out.dead_letter(&reject, source(), payload)?;
             }
         }
-        if refused {
-            self.parts.read(id, offset, None, now);
-            return Ok(());
-        }
-        track_feeds(&mut self.parts, &self.engine, &ev, id, offset);
-        self.parts.read(id, offset, Some(ev.event_time()), now);
         Ok(())
     }
 
     fn count_dead(&mut self, reason: Reason, out: &UnitOutput<'_>) {
         self.summary.counters.dead_letter(reason);
         crate::telemetry::events::dead_letter(reason, out.metrics());
-    }
-}
-
-/// Notes the windows a call or session record feeds (outage counts are in the checkpoint).
-fn track_feeds(
-    parts: &mut Partitions,
-    engine: &Engine,
-    ev: &crate::model::Event,
-    id: PartitionId,
-    offset: i64,
-) {
-    if matches!(ev, crate::model::Event::Outage(_)) {
-        return;
-    }
-    for (size, start) in engine.open_windows_of(ev.event_time()) {
-        parts.feeds(size, start, id, offset);
     }
 }

@@ -20,12 +20,13 @@ use super::progress::{ShardMessage, ShardProgress, duplicate, merged_watermark};
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
-use crate::engine::partial::Partial;
+use crate::engine::partial::{Partial, PartialTaken};
+use crate::engine::sources::{PartialOrigin, Source};
 use crate::kafka::client::{QuietConsumer, ctx, input_consumer};
 use crate::model::validate::{Reason, Reject};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The merger's checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,14 +41,10 @@ pub struct MergerCheckpoint {
     pub engine: EngineCheckpoint,
 }
 
-/// The merger's state besides the engine.
+/// The merger's state besides the engine (which keeps what its open windows hold).
 #[derive(Default)]
 pub(super) struct Merge {
     pub(super) progress: BTreeMap<i32, ShardProgress>,
-    /// (shard, size, start) of the partials open windows hold.
-    pub(super) seen: BTreeSet<(i32, i64, i64, u32)>,
-    /// (size, start) of open windows → first offset of a partial feeding them.
-    pub(super) feeding: BTreeMap<(i64, i64), i64>,
     pub(super) next_offset: i64,
     pub(super) dirty: bool,
     /// Input shards (partitions of the widest input topic).
@@ -127,18 +124,20 @@ impl Merge {
         offset: i64,
         reread: bool,
     ) -> Option<Reject> {
-        if !self.seen.insert((shard, p.size_ms, p.start, part)) {
-            tracing::debug!(
-                shard,
-                part,
-                start = p.start,
-                "copy of a partial already held: ignored"
-            );
-            return None;
-        }
-        match engine.ingest_partial(&p) {
-            Ok(()) => {
-                self.feeding.entry((p.size_ms, p.start)).or_insert(offset);
+        let from = PartialOrigin {
+            shard,
+            part,
+            offset,
+        };
+        match engine.ingest_partial(&p, from) {
+            Ok(PartialTaken::Merged) => None,
+            Ok(PartialTaken::Copy) => {
+                tracing::debug!(
+                    shard,
+                    part,
+                    start = p.start,
+                    "copy of a partial already held: ignored"
+                );
                 None
             }
             Err(_)
@@ -155,26 +154,10 @@ impl Merge {
         }
     }
 
-    /// Forgets what emitted windows needed.
-    pub(super) fn forget_emitted(&mut self, engine: &Engine, sizes: &[i64]) {
-        let fronts = engine.fronts();
-        let front = |size: i64| {
-            sizes
-                .iter()
-                .position(|s| *s == size)
-                .and_then(|i| fronts[i])
-        };
-        self.feeding
-            .retain(|(size, start), _| front(*size).is_none_or(|f| *start >= f));
-        self.seen
-            .retain(|(_, size, start, _)| front(*size).is_none_or(|f| *start >= f));
-    }
-
-    pub(super) fn low_water(&self) -> i64 {
-        self.feeding
-            .values()
-            .copied()
-            .min()
+    /// The first offset of the partials topic still feeding an open window, or the next one.
+    pub(super) fn low_water(&self, engine: &Engine) -> i64 {
+        engine
+            .low_water(Source::Partials)
             .map_or(self.next_offset, |f| f.min(self.next_offset))
     }
 }

@@ -45,7 +45,6 @@ struct MergerUnit {
     merge: Merge,
     key: String,
     partials_topic: String,
-    window_sizes_ms: Vec<i64>,
     exit_at_end: bool,
     /// Offsets below this were merged before the restart: re-read, not acted on.
     resume_until: i64,
@@ -99,7 +98,6 @@ impl MergerUnit {
             merge,
             key,
             partials_topic: k.partials_topic.clone(),
-            window_sizes_ms: settings.window_sizes_ms.clone(),
             exit_at_end: opts.exit_at_end,
             resume_until,
             reread: RereadWatch::new("merger"),
@@ -250,8 +248,6 @@ impl UnitWork for MergerUnit {
         out: &mut UnitOutput<'_>,
         _last: bool,
     ) -> Result<Commit, PipelineError> {
-        self.merge
-            .forget_emitted(&self.engine, &self.window_sizes_ms);
         let mut saved = self.engine.checkpoint();
         // Re-read partials rebuild the open windows whole, outage counts included.
         for size in &mut saved.sizes {
@@ -270,7 +266,7 @@ impl UnitWork for MergerUnit {
         let cp = MergerCheckpoint {
             key: self.key.clone(),
             resume_until: next,
-            low_water: self.merge.low_water(),
+            low_water: self.merge.low_water(&self.engine),
             shards: self.merge.progress.values().cloned().collect(),
             engine: saved,
         };

@@ -1,14 +1,15 @@
-//! Per-partition progress of the input topics: position, largest event time, end-of-partition
-//! and idleness, and the offsets still feeding open windows. Pure bookkeeping: the pipeline feeds
-//! it offsets, event times and wall-clock instants; it answers the watermark and the low-water
-//! offsets of a checkpoint.
+//! Per-partition progress of the input topics: position, re-reading, end-of-partition and
+//! idleness. Pure bookkeeping: the pipeline feeds it offsets and wall-clock instants; with the
+//! engine's event-time front of each partition it answers the pipeline's watermark.
 //!
-//! The pipeline's watermark is the minimum over active partitions of (largest event time − D).
+//! The watermark is the minimum over active partitions of (largest event time − D).
 //! A partition stops holding the watermark back when it has reached its end in `--exit-at-end`
 //! mode, or when it has been silent for `idle_timeout` while streaming. A partition that never
 //! delivered a record holds it back (as `None`) until then.
 
 use super::watermark::{SourceState, Watermark, combined};
+use crate::engine::Engine;
+use crate::engine::sources::Source;
 use crate::model::Stream;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -23,20 +24,16 @@ pub struct Progress {
     pub next_offset: i64,
     /// Offsets below this were processed before the last restart: re-read, not re-emitted.
     pub resume_until: i64,
-    /// Largest event time read (watermark).
-    pub max_event_time: Option<i64>,
     /// At the end of the partition (as of the last fetch).
     pub at_end: bool,
     /// When it last delivered a record (wall clock).
     pub last_record: Instant,
 }
 
-/// All assigned input partitions and the offsets feeding open windows.
+/// All assigned input partitions.
 #[derive(Debug, Default)]
 pub struct Partitions {
     parts: BTreeMap<PartitionId, Progress>,
-    /// (size index, window start) → partition → smallest offset feeding that window.
-    feeding: BTreeMap<(usize, i64), BTreeMap<PartitionId, i64>>,
 }
 
 impl Progress {
@@ -52,20 +49,12 @@ impl Progress {
 
 impl Partitions {
     /// Adds a partition starting at `offset`.
-    pub fn add(
-        &mut self,
-        id: PartitionId,
-        offset: i64,
-        resume_until: i64,
-        max_event_time: Option<i64>,
-        now: Instant,
-    ) {
+    pub fn add(&mut self, id: PartitionId, offset: i64, resume_until: i64, now: Instant) {
         self.parts.insert(
             id,
             Progress {
                 next_offset: offset,
                 resume_until,
-                max_event_time,
                 at_end: false,
                 last_record: now,
             },
@@ -82,16 +71,12 @@ impl Partitions {
         self.parts.get(&id)
     }
 
-    /// Records that a record at `offset` with event time `t` was read (valid records only move
-    /// the watermark; pass `t = None` for a rejected one).
-    pub fn read(&mut self, id: PartitionId, offset: i64, t: Option<i64>, now: Instant) {
+    /// Records that the record at `offset` was read.
+    pub fn read(&mut self, id: PartitionId, offset: i64, now: Instant) {
         if let Some(p) = self.parts.get_mut(&id) {
             p.next_offset = offset + 1;
             p.at_end = false;
             p.last_record = now;
-            if let Some(t) = t {
-                p.max_event_time = Some(p.max_event_time.map_or(t, |m| m.max(t)));
-            }
         }
     }
 
@@ -141,68 +126,38 @@ impl Partitions {
             .all(|p| p.at_end && p.next_offset >= p.resume_until)
     }
 
-    /// The pipeline's watermark: min over active partitions of max event time − `delay`.
-    /// `exit_at_end`: partitions at their end do not count; otherwise silent ones (for `idle`) do not.
+    /// The pipeline's watermark: min over active partitions of their front in `engine` −
+    /// `delay`. `exit_at_end`: partitions at their end do not count; otherwise silent ones (for
+    /// `idle`) do not.
     pub fn watermark(
         &self,
+        engine: &Engine,
         delay: i64,
         idle: Duration,
         exit_at_end: bool,
         now: Instant,
     ) -> Option<i64> {
-        combined(self.parts.values().map(|p| {
+        combined(self.parts.iter().map(|(&(stream, partition), p)| {
             let state = match (p.inactive(idle, exit_at_end, now), exit_at_end) {
                 (false, _) => SourceState::Active,
                 (true, true) => SourceState::AtEnd,
                 (true, false) => SourceState::Idle,
             };
             Some(Watermark {
-                at: p.max_event_time.map(|t| t - delay),
+                at: engine
+                    .front(Source::Input(stream, partition))
+                    .map(|t| t - delay),
                 state,
             })
         }))
     }
 
-    /// Notes that the record at `offset` of `id` feeds window `start` of size `size`.
     /// Whether no partition holds the watermark back (all idle, or at their end with
     /// `exit_at_end`).
     pub fn all_inactive(&self, idle: Duration, exit_at_end: bool, now: Instant) -> bool {
         self.parts
             .values()
             .all(|p| p.inactive(idle, exit_at_end, now))
-    }
-
-    pub fn feeds(&mut self, size: usize, start: i64, id: PartitionId, offset: i64) {
-        let e = self
-            .feeding
-            .entry((size, start))
-            .or_default()
-            .entry(id)
-            .or_insert(offset);
-        *e = (*e).min(offset);
-    }
-
-    /// Forgets windows that were emitted (start before each size's next window to emit).
-    pub fn forget_emitted(&mut self, fronts: &[Option<i64>]) {
-        self.feeding.retain(|(size, start), _| {
-            fronts
-                .get(*size)
-                .copied()
-                .flatten()
-                .is_none_or(|f| *start >= f)
-        });
-    }
-
-    /// The offset to resume a partition from: the smallest one still feeding an open window, or
-    /// the next one to read.
-    pub fn low_water(&self, id: PartitionId) -> Option<i64> {
-        let next = self.parts.get(&id)?.next_offset;
-        let feeding = self
-            .feeding
-            .values()
-            .filter_map(|m| m.get(&id).copied())
-            .min();
-        Some(feeding.map_or(next, |f| f.min(next)))
     }
 }
 
@@ -212,44 +167,41 @@ mod tests {
 
     #[test]
     fn watermark_is_the_minimum_over_active_partitions() {
+        let settings = crate::config::from_toml_str(
+            include_str!("../../config/netkpi.toml"),
+            std::path::Path::new("."),
+        )
+        .expect("shipped config");
+        let mut engine = Engine::new_shard(&settings.engine(), &[]);
+        let front = |partition| Source::Input(Stream::Call, partition);
         let now = Instant::now();
         let mut p = Partitions::default();
-        p.add((Stream::Call, 0), 0, 0, None, now);
-        p.add((Stream::Call, 1), 0, 0, None, now);
-        p.read((Stream::Call, 0), 0, Some(100_000), now);
+        p.add((Stream::Call, 0), 0, 0, now);
+        p.add((Stream::Call, 1), 0, 0, now);
+        p.read((Stream::Call, 0), 0, now);
+        engine.restore_front(front(0), Some(100_000));
         let idle = Duration::from_secs(60);
         assert_eq!(
-            p.watermark(30_000, idle, true, now),
+            p.watermark(&engine, 30_000, idle, true, now),
             None,
             "partition 1 has not delivered yet"
         );
         p.set_end((Stream::Call, 1), 0);
         assert_eq!(
-            p.watermark(30_000, idle, true, now),
+            p.watermark(&engine, 30_000, idle, true, now),
             Some(70_000),
             "an empty partition at its end does not hold it"
         );
-        p.read((Stream::Call, 1), 0, Some(50_000), now);
-        assert_eq!(p.watermark(30_000, idle, true, now), Some(20_000));
+        p.read((Stream::Call, 1), 0, now);
+        engine.restore_front(front(1), Some(50_000));
+        assert_eq!(p.watermark(&engine, 30_000, idle, true, now), Some(20_000));
         // Streaming: a silent partition stops holding the watermark after the idle timeout.
         let later = now + Duration::from_secs(61);
-        p.read((Stream::Call, 0), 1, Some(200_000), later);
-        assert_eq!(p.watermark(30_000, idle, false, later), Some(170_000));
-    }
-
-    #[test]
-    fn low_water_is_the_oldest_offset_feeding_an_open_window() {
-        let now = Instant::now();
-        let mut p = Partitions::default();
-        p.add((Stream::Session, 0), 0, 0, None, now);
-        for (offset, start) in [(0, 0), (1, 300), (2, 0), (3, 300)] {
-            p.read((Stream::Session, 0), offset, Some(start), now);
-            p.feeds(0, start, (Stream::Session, 0), offset);
-        }
-        assert_eq!(p.low_water((Stream::Session, 0)), Some(0));
-        p.forget_emitted(&[Some(300)]);
-        assert_eq!(p.low_water((Stream::Session, 0)), Some(1));
-        p.forget_emitted(&[Some(600)]);
-        assert_eq!(p.low_water((Stream::Session, 0)), Some(4));
+        p.read((Stream::Call, 0), 1, later);
+        engine.restore_front(front(0), Some(200_000));
+        assert_eq!(
+            p.watermark(&engine, 30_000, idle, false, later),
+            Some(170_000)
+        );
     }
 }

@@ -15,6 +15,7 @@ use crate::clock::wall_ms;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::shard_outages::ShardOutages;
+use crate::engine::sources::Source;
 use crate::inventory::Cell;
 use crate::kafka::client::{ctx, partitions_of};
 use crate::kafka::high_watermark::cached_high;
@@ -99,7 +100,7 @@ impl ShardUnit {
         let checkpoint = committed_checkpoint(settings, &checkpoint_key, &committed)?;
         let mut engine = Engine::new_shard(&settings.engine(), cells);
         engine.set_clock(wall_ms());
-        let (parts, assign) = resume_points(&ids, checkpoint.as_ref())?;
+        let (parts, assign) = resume_points(&ids, checkpoint.as_ref(), &mut engine)?;
         if let Some(cp) = &checkpoint {
             engine
                 .restore(&cp.engine)
@@ -243,10 +244,11 @@ fn assigned_partitions(
 
 /// Where each partition resumes: from its checkpointed low water (the first record still
 /// feeding an open window), re-reading up to its checkpointed position; from the start without
-/// a checkpoint.
+/// a checkpoint. Each partition's event-time front goes back into `engine`.
 fn resume_points(
     ids: &[(PartitionId, String)],
     checkpoint: Option<&super::checkpoint::Checkpoint>,
+    engine: &mut Engine,
 ) -> Result<(Partitions, TopicPartitionList), PipelineError> {
     let now = Instant::now();
     let mut parts = Partitions::default();
@@ -260,7 +262,8 @@ fn resume_points(
         let (start, until, max) = saved.map_or((0, 0, None), |s| {
             (s.low_water, s.resume_until, s.max_event_time)
         });
-        parts.add((*stream, *p), start, until, max, now);
+        parts.add((*stream, *p), start, until, now);
+        engine.restore_front(Source::Input(*stream, *p), max);
         tracing::debug!(topic = %topic, partition = p, start, resume_until = until, ?max, "partition assigned");
         ctx(
             assign.add_partition_offset(topic, *p, Offset::Offset(start)),
@@ -348,10 +351,13 @@ impl UnitWork for ShardUnit {
         }
         self.reread.finished(health);
         let live = &mut self.live;
-        if let Some(wm) =
-            live.parts
-                .watermark(self.allowed_delay_ms, self.idle, self.exit_at_end, now)
-        {
+        if let Some(wm) = live.parts.watermark(
+            &live.engine,
+            self.allowed_delay_ms,
+            self.idle,
+            self.exit_at_end,
+            now,
+        ) {
             live.engine.advance_to(wm, out)?;
         }
         self.at_end = self.exit_at_end && live.parts.all_at_end();
@@ -388,7 +394,6 @@ impl UnitWork for ShardUnit {
         } else {
             self.send_progress(out)?;
         }
-        self.live.parts.forget_emitted(&self.live.engine.fronts());
         shard_commit(
             &self.live.engine,
             &self.live.parts,

@@ -3,6 +3,7 @@
 //! arrival order within the allowed delay; every `CLEARED` follows a `RAISED` with the same id.
 
 use crate::*;
+use netkpi::engine::sources::Origin;
 use netkpi::model::{CallOutcome, CallRecord, DataSession, Event, Outage, OutageState};
 use netkpi::source::json::encode_event;
 use proptest::prelude::*;
@@ -239,7 +240,7 @@ fn run_engine(
 ) -> (Vec<u8>, Vec<u8>) {
     let mut out = netkpi::sink::jsonl::JsonlOutput::new(Vec::new(), Vec::new());
     for e in evs {
-        let _ = engine.ingest_and_advance(e, &mut out);
+        let _ = engine.ingest_and_advance(e, Origin::file(0), &mut out);
     }
     if finish {
         let _ = engine.finish(&mut out);
@@ -277,7 +278,7 @@ proptest! {
         let mut second = netkpi::engine::Engine::new(&s.engine(), &cells);
         second.restore(&cp).expect("restore");
         for e in &evs[..k] {
-            second.reingest(e);
+            second.reingest(e, Origin::file(0));
         }
         let (k2, b2) = run_engine(&mut second, &evs[k..], true);
         kpis.extend(k2);

@@ -8,6 +8,7 @@
 use super::settings;
 use netkpi::engine::Engine;
 use netkpi::engine::partial::Partial;
+use netkpi::engine::sources::{Origin, PartialOrigin};
 use netkpi::model::{Event, Outage, OutageState};
 use netkpi::traffic::{GenItem, GenOptions, Generator, Scenario, synthetic_inventory};
 use serde_json::Value;
@@ -132,7 +133,9 @@ fn breaches(bytes: &[u8]) -> Vec<Value> {
 fn run(engine: &mut Engine, evs: &[Event], finish: bool) -> Vec<u8> {
     let mut out = netkpi::sink::jsonl::JsonlOutput::new(std::io::sink(), Vec::new());
     for e in evs {
-        engine.ingest_and_advance(e, &mut out).expect("ingest");
+        engine
+            .ingest_and_advance(e, Origin::file(0), &mut out)
+            .expect("ingest");
     }
     if finish {
         engine.finish(&mut out).expect("finish");
@@ -268,7 +271,7 @@ fn a_checkpoint_and_the_shards_keep_the_baselines() {
     second.restore(&cp).expect("restore");
     let reread = evs[..k].partition_point(|e| e.event_time() < cut_at - HOUR);
     for e in &evs[reread..k] {
-        second.reingest(e);
+        second.reingest(e, Origin::file(0));
     }
     got.extend(run(&mut second, &evs[k..], true));
     assert_eq!(
@@ -283,22 +286,29 @@ fn a_checkpoint_and_the_shards_keep_the_baselines() {
     let mut engines: Vec<Engine> = (0..shards)
         .map(|_| Engine::new_shard(&s.engine(), &cells))
         .collect();
-    let mut partials: Vec<Partial> = Vec::new();
+    let mut partials: Vec<(i32, Partial)> = Vec::new();
     let mut reports = Vec::new();
     for (i, engine) in engines.iter_mut().enumerate() {
         let mut out = Partials::default();
         for e in evs.iter().filter(|e| shard_of(e.cell_id()) == i) {
-            engine.ingest_and_advance(e, &mut out).expect("shard");
+            engine
+                .ingest_and_advance(e, Origin::file(0), &mut out)
+                .expect("shard");
         }
         engine.finish(&mut out).expect("finish");
-        partials.extend(out.0);
+        partials.extend(out.0.into_iter().map(|p| (i as i32, p)));
         reports.push(engine.shard_outages(i as i32));
     }
-    partials.sort_by_key(|p| (p.start + p.size_ms, p.size_ms));
+    partials.sort_by_key(|(_, p)| (p.start + p.size_ms, p.size_ms));
     let mut merger = Engine::new(&s.engine(), &cells);
     let mut out = netkpi::sink::jsonl::JsonlOutput::new(std::io::sink(), Vec::new());
-    for p in &partials {
-        merger.ingest_partial(p).expect("partial");
+    for (offset, (shard, p)) in (0..).zip(&partials) {
+        let from = PartialOrigin {
+            shard: *shard,
+            part: 0,
+            offset,
+        };
+        merger.ingest_partial(p, from).expect("partial");
     }
     for r in reports {
         merger.take_shard_outages(r);
