@@ -17,6 +17,7 @@
 use super::PipelineError;
 use super::checkpoint::{committed_offsets, find_checkpoint};
 use super::progress::{ShardMessage, ShardProgress, duplicate, merged_watermark};
+use super::watermark::SourceState;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::engine::checkpoint::EngineCheckpoint;
@@ -61,9 +62,9 @@ impl Merge {
     /// (which the merger may already have acted on), and then sends again what it had sent.
     fn progress_of(&mut self, mut p: ShardProgress) {
         if let Some(old) = self.progress.get(&p.shard)
-            && old.watermark > p.watermark
+            && old.watermark.at > p.watermark.at
         {
-            p.watermark = old.watermark;
+            p.watermark.at = old.watermark.at;
             p.advanced_at_ms = old.advanced_at_ms;
         }
         self.progress.insert(p.shard, p);
@@ -225,7 +226,10 @@ impl MergerWatch {
         Ok(
             committed_checkpoint(settings, committed)?.is_some_and(|cp| {
                 cp.shards.len() == usize::try_from(shards).unwrap_or(0)
-                    && cp.shards.iter().all(|s| s.at_end)
+                    && cp
+                        .shards
+                        .iter()
+                        .all(|s| s.watermark.state == SourceState::AtEnd)
             }),
         )
     }

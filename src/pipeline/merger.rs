@@ -7,6 +7,7 @@ use super::merge::{Merge, MergerCheckpoint, committed_checkpoint, committed_offs
 use super::progress::merged_watermark;
 use super::reread::RereadWatch;
 use super::unit::{Clients, Commit, Step, UnitOutput, UnitWork, drive};
+use super::watermark::SourceState;
 use super::{Control, PipelineError, RunOptions, RunSummary};
 use crate::clock::wall_ms;
 use crate::config::Settings;
@@ -125,7 +126,12 @@ impl MergerUnit {
     }
 
     fn all_at_end(&self) -> bool {
-        (0..self.merge.shards).all(|p| self.merge.progress.get(&p).is_some_and(|s| s.at_end))
+        (0..self.merge.shards).all(|p| {
+            self.merge
+                .progress
+                .get(&p)
+                .is_some_and(|s| s.watermark.state == SourceState::AtEnd)
+        })
     }
 }
 
@@ -161,8 +167,7 @@ fn restore(
         .iter()
         .map(|s| {
             let mut s = s.clone();
-            s.at_end = false;
-            s.idle = false;
+            s.watermark.state = SourceState::Active;
             (s.shard, s)
         })
         .collect();

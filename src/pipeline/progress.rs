@@ -2,38 +2,63 @@
 //! accumulators and progress (watermark, idleness, end), and how the merger reads the shards'
 //! progress: the pipeline's watermark, and whether a late partial is only a copy.
 
+use super::watermark::{SourceState, Watermark};
 use crate::engine::partial::Partial;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where a shard stands, sent after the partials it covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ProgressEncoding", into = "ProgressEncoding")]
 pub struct ShardProgress {
     pub shard: i32,
-    /// The shard engine's watermark (`None` before its first record).
-    pub watermark: Option<i64>,
-    /// Every partition of the shard is idle: it does not hold the pipeline's watermark back.
-    pub idle: bool,
-    /// `--exit-at-end`: the shard reached the end of its partitions and closed its windows.
-    pub at_end: bool,
+    /// The shard engine's watermark (`at` is `None` before its first record), and whether it
+    /// holds the pipeline's back: every partition idle, or (`--exit-at-end`) every partition
+    /// read to its end and its windows closed.
+    pub watermark: Watermark,
     /// Wall-clock ms when the watermark last moved (for the breach-latency figure only).
     pub advanced_at_ms: i64,
 }
 
-impl ShardProgress {
-    /// The shard's watermark and whether it holds the pipeline's back.
-    pub fn state(&self) -> super::watermark::Watermark {
-        use super::watermark::SourceState;
-        let state = if self.at_end {
-            SourceState::AtEnd
-        } else if self.idle {
-            SourceState::Idle
-        } else {
-            SourceState::Active
+/// How [`ShardProgress`] is encoded on the partials topic and in the merger's checkpoint: as
+/// it always was, so that records and checkpoints of earlier versions still read.
+#[derive(Clone, Serialize, Deserialize)]
+struct ProgressEncoding {
+    shard: i32,
+    watermark: Option<i64>,
+    idle: bool,
+    at_end: bool,
+    advanced_at_ms: i64,
+}
+
+impl From<ProgressEncoding> for ShardProgress {
+    fn from(e: ProgressEncoding) -> Self {
+        let state = match (e.at_end, e.idle) {
+            (true, _) => SourceState::AtEnd,
+            (false, true) => SourceState::Idle,
+            (false, false) => SourceState::Active,
         };
-        super::watermark::Watermark {
-            at: self.watermark,
-            state,
+        ShardProgress {
+            shard: e.shard,
+            watermark: Watermark {
+                at: e.watermark,
+                state,
+            },
+            advanced_at_ms: e.advanced_at_ms,
+        }
+    }
+}
+
+impl From<ShardProgress> for ProgressEncoding {
+    fn from(p: ShardProgress) -> Self {
+        let state = p.watermark.state;
+        ProgressEncoding {
+            shard: p.shard,
+            watermark: p.watermark.at,
+            // At its end a shard is idle too, as earlier versions said.
+            idle: state != SourceState::Active,
+            at_end: state == SourceState::AtEnd,
+            advanced_at_ms: p.advanced_at_ms,
         }
     }
 }
@@ -116,7 +141,7 @@ impl ShardMessage {
 
 /// The pipeline's watermark from the shards' progress (see the module doc).
 pub fn merged_watermark(shards: i32, progress: &BTreeMap<i32, ShardProgress>) -> Option<i64> {
-    super::watermark::combined((0..shards).map(|p| progress.get(&p).map(ShardProgress::state)))
+    super::watermark::combined((0..shards).map(|p| progress.get(&p).map(|s| s.watermark)))
 }
 
 /// Whether a partial of an emitted window is a copy of one merged before: its shard had already
@@ -125,7 +150,7 @@ pub fn merged_watermark(shards: i32, progress: &BTreeMap<i32, ShardProgress>) ->
 pub fn duplicate(progress: &BTreeMap<i32, ShardProgress>, shard: i32, p: &Partial) -> bool {
     progress
         .get(&shard)
-        .and_then(|s| s.watermark)
+        .and_then(|s| s.watermark.at)
         .is_some_and(|wm| wm >= p.start + p.size_ms)
 }
 
@@ -175,11 +200,17 @@ mod tests {
     }
 
     fn p(shard: i32, watermark: Option<i64>, idle: bool) -> ShardProgress {
+        let state = if idle {
+            SourceState::Idle
+        } else {
+            SourceState::Active
+        };
         ShardProgress {
             shard,
-            watermark,
-            idle,
-            at_end: false,
+            watermark: Watermark {
+                at: watermark,
+                state,
+            },
             advanced_at_ms: 0,
         }
     }
@@ -212,5 +243,31 @@ mod tests {
         let msg = ShardMessage::Progress(p(3, Some(-5), true));
         assert_eq!(ShardMessage::decode(&msg.encode().unwrap()).unwrap(), msg);
         assert!(ShardMessage::decode(b"\xff\xff\xff").is_err());
+    }
+
+    /// Progress records and merger checkpoints of earlier versions read the same: the encoding
+    /// keeps its `idle` and `at_end` flags (a shard at its end was idle too).
+    #[test]
+    fn progress_keeps_its_encoding() {
+        for (idle, at_end, state) in [
+            (false, false, SourceState::Active),
+            (true, false, SourceState::Idle),
+            (true, true, SourceState::AtEnd),
+        ] {
+            let old = ProgressEncoding {
+                shard: 2,
+                watermark: Some(1_000),
+                idle,
+                at_end,
+                advanced_at_ms: 7,
+            };
+            let bytes = postcard::to_stdvec(&old).expect("encode");
+            let json = serde_json::to_string(&old).expect("encode");
+            let read: ShardProgress = postcard::from_bytes(&bytes).expect("decode");
+            assert_eq!(read.watermark.state, state);
+            assert_eq!(read.watermark.at, Some(1_000));
+            assert_eq!(postcard::to_stdvec(&read).expect("encode"), bytes);
+            assert_eq!(serde_json::to_string(&read).expect("encode"), json);
+        }
     }
 }

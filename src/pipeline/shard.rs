@@ -10,6 +10,7 @@ use super::partitions::{PartitionId, Partitions};
 use super::progress::ShardProgress;
 use super::reread::RereadWatch;
 use super::unit::{Clients, Commit, Step, UnitOutput, UnitWork, drive};
+use super::watermark::{SourceState, Watermark};
 use super::{Control, PipelineError, RunOptions, RunSummary};
 use crate::clock::wall_ms;
 use crate::config::Settings;
@@ -69,9 +70,8 @@ struct ShardUnit {
     windows_emitted: u64,
     /// The watermark and when it last moved.
     advanced: (Option<i64>, Instant),
-    /// What the last tick found: idle, at the end.
-    idle_now: bool,
-    at_end: bool,
+    /// The watermark as the last tick found it: active, idle or at the end.
+    standing: Watermark,
     last_progress: Option<ShardProgress>,
     last_outages: Option<ShardOutages>,
 }
@@ -148,8 +148,10 @@ impl ShardUnit {
             paused: TopicPartitionList::new(),
             clock_read: Instant::now(),
             polls_since_end_check: 0,
-            idle_now: false,
-            at_end: false,
+            standing: Watermark {
+                at: None,
+                state: SourceState::Active,
+            },
             last_progress: None,
             last_outages: None,
         })
@@ -211,9 +213,7 @@ impl ShardUnit {
             i64::try_from(Instant::now().duration_since(self.advanced.1).as_millis()).unwrap_or(0);
         let progress = ShardProgress {
             shard: self.shard,
-            watermark: self.live.engine.watermark(),
-            idle: self.idle_now,
-            at_end: self.at_end,
+            watermark: self.standing,
             advanced_at_ms: wall_ms() - since_move,
         };
         let outages = self.live.engine.shard_outages(self.shard);
@@ -360,24 +360,34 @@ impl UnitWork for ShardUnit {
         ) {
             live.engine.advance_to(wm, out)?;
         }
-        self.at_end = self.exit_at_end && live.parts.all_at_end();
-        if self.at_end {
+        let at_end = self.exit_at_end && live.parts.all_at_end();
+        if at_end {
             live.engine.finish(out)?;
         }
         let watermark = live.engine.watermark();
         if watermark != self.advanced.0 {
             self.advanced = (watermark, now);
         }
-        self.idle_now = live.parts.all_inactive(self.idle, self.exit_at_end, now);
+        let state = if at_end {
+            SourceState::AtEnd
+        } else if live.parts.all_inactive(self.idle, self.exit_at_end, now) {
+            SourceState::Idle
+        } else {
+            SourceState::Active
+        };
+        self.standing = Watermark {
+            at: watermark,
+            state,
+        };
         let moved = self
             .last_progress
             .as_ref()
-            .is_none_or(|p| (p.watermark, p.idle) != (watermark, self.idle_now));
+            .is_none_or(|p| p.watermark != self.standing);
         Ok(Step {
             rereading: false,
             emitted: live.engine.stats().windows_emitted != self.windows_emitted,
             dirty: live.dirty || moved,
-            at_end: self.at_end,
+            at_end,
         })
     }
 
