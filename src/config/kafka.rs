@@ -1,5 +1,7 @@
 //! `[kafka]`: brokers, group, topics, framing, registry, properties and created-topic settings.
 
+use super::Framing;
+use super::raw::{RawFraming, RawTopics};
 use super::read::Problems;
 use super::values::{MAX_DURATION_MS, duration_in, in_range, parse_duration_ms};
 
@@ -56,6 +58,39 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
         }
     };
     let t = k.topics;
+    check_topic_names(&t, p);
+    let (framing, output_framing) = framings(k.framing, p);
+    let registry = registry_url(k.schema_registry_url, &framing, output_framing, p);
+    super::KafkaSettings {
+        framing,
+        output_framing,
+        schema_registry_url: registry,
+        transactional_id: k.transactional_id.unwrap_or_else(|| k.group_id.clone()),
+        brokers: k.brokers,
+        group_id: k.group_id,
+        output_partitions: i32::try_from(output_partitions).unwrap_or(3),
+        replication_factor,
+        min_insync_replicas,
+        output_retention_ms,
+        commit_interval_ms,
+        session_timeout_ms,
+        input_topics: [t.calls, t.data_sessions, t.outages],
+        kpis_topic: t.kpis,
+        breaches_topic: t.breaches,
+        dead_letters_topic: t.dead_letters,
+        checkpoints_topic: t.checkpoints,
+        partials_topic: t.partials,
+        properties: k.properties.common.into_iter().collect(),
+        role_properties: [
+            k.properties.consumer.into_iter().collect(),
+            k.properties.producer.into_iter().collect(),
+            k.properties.admin.into_iter().collect(),
+        ],
+    }
+}
+
+/// Topic names: valid for Kafka, and each used for one purpose only.
+fn check_topic_names(t: &RawTopics, p: &mut Problems) {
     let names = [
         ("calls", &t.calls),
         ("data_sessions", &t.data_sessions),
@@ -85,7 +120,10 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
             );
         }
     }
-    let f = k.framing;
+}
+
+/// `kafka.framing`: each input's and the outputs', `raw` or `confluent`.
+fn framings(f: RawFraming, p: &mut Problems) -> ([Framing; 3], Framing) {
     let [calls, data_sessions, outages, output_framing] = [
         ("calls", f.calls),
         ("data_sessions", f.data_sessions),
@@ -93,19 +131,28 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
         ("outputs", f.outputs),
     ]
     .map(|(key, v)| match v.as_str() {
-        "raw" => super::Framing::Raw,
-        "confluent" => super::Framing::Confluent,
+        "raw" => Framing::Raw,
+        "confluent" => Framing::Confluent,
         other => {
             p.add(
                 format!("kafka.framing.{key}"),
                 format!("`{other}` is not `raw` or `confluent`"),
             );
-            super::Framing::Raw
+            Framing::Raw
         }
     });
-    let framing = [calls, data_sessions, outages];
-    let registry = k.schema_registry_url.filter(|u| !u.trim().is_empty());
-    if (framing.contains(&super::Framing::Confluent) || output_framing == super::Framing::Confluent)
+    ([calls, data_sessions, outages], output_framing)
+}
+
+/// `kafka.schema_registry_url`: an http(s) URL, required when a topic is `confluent`-framed.
+fn registry_url(
+    url: Option<String>,
+    framing: &[Framing; 3],
+    output_framing: Framing,
+    p: &mut Problems,
+) -> Option<String> {
+    let registry = url.filter(|u| !u.trim().is_empty());
+    if (framing.contains(&Framing::Confluent) || output_framing == Framing::Confluent)
         && registry.is_none()
     {
         p.add(
@@ -121,30 +168,5 @@ pub(super) fn validate_kafka(k: super::raw::RawKafka, p: &mut Problems) -> super
             format!("`{url}` is not an http:// or https:// URL"),
         );
     }
-    super::KafkaSettings {
-        framing,
-        output_framing,
-        schema_registry_url: registry,
-        transactional_id: k.transactional_id.unwrap_or_else(|| k.group_id.clone()),
-        brokers: k.brokers,
-        group_id: k.group_id,
-        output_partitions: i32::try_from(output_partitions).unwrap_or(3),
-        replication_factor,
-        min_insync_replicas,
-        output_retention_ms,
-        commit_interval_ms,
-        session_timeout_ms,
-        input_topics: [t.calls, t.data_sessions, t.outages],
-        kpis_topic: t.kpis,
-        breaches_topic: t.breaches,
-        dead_letters_topic: t.dead_letters,
-        checkpoints_topic: t.checkpoints,
-        partials_topic: t.partials,
-        properties: k.properties.common.into_iter().collect(),
-        role_properties: [
-            k.properties.consumer.into_iter().collect(),
-            k.properties.producer.into_iter().collect(),
-            k.properties.admin.into_iter().collect(),
-        ],
-    }
+    registry
 }

@@ -5,6 +5,7 @@
 //! prints.
 
 mod baseline;
+mod export;
 mod kafka;
 pub mod raw;
 mod read;

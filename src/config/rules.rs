@@ -9,6 +9,7 @@ use crate::threshold::rule::{
     DuringOutage, Op, Rule, RuleKind, Severity, TRAFFIC_RECORDS, Watched,
 };
 
+/// One `[[rules]]` entry (`i`th); `None` when any of its keys has a problem (each reported).
 pub(super) fn validate_rule(
     i: usize,
     mut r: RawRule,
@@ -22,17 +23,7 @@ pub(super) fn validate_rule(
     if name.is_none() {
         p.add(key("name"), "required: a unique rule name");
     }
-    let sleeping = match r.kind.as_deref() {
-        None | Some("threshold") => false,
-        Some("sleeping_cell") => true,
-        Some(other) => {
-            p.add(
-                key("kind"),
-                format!("`{other}` is not \"threshold\" or \"sleeping_cell\""),
-            );
-            false
-        }
-    };
+    let sleeping = is_sleeping_cell(r.kind.as_deref(), &key, p);
     if sleeping {
         refuse_thresholds(&r, &key, p);
         r.level.get_or_insert_with(|| "cell".into());
@@ -42,6 +33,74 @@ pub(super) fn validate_rule(
     }
     let watched = match r.kpi.as_deref() {
         _ if sleeping => Some(Watched::Traffic),
+        kpi => watched(kpi, &key, p),
+    };
+    let kind = match (sleeping, r.baseline.unwrap_or(false)) {
+        (true, _) => RuleKind::SleepingCell,
+        (false, true) => RuleKind::Baseline,
+        (false, false) => RuleKind::Fixed,
+    };
+    let during_outage = during_outage(r.during_outage.as_deref(), &key, p);
+    let (parsed_level, level) = level(r.level.as_deref(), levels, &key, p);
+    // A sleeping-cell rule matches the cell's inventory attributes, not the level's.
+    let matches = matches(&r, parsed_level.filter(|_| !sleeping), &key, p);
+    let (op, raise, clear) = thresholds(&r, &key, p);
+    let for_windows = count(r.for_windows, 1, 1, key("for_windows"), p);
+    let clear_windows = count(r.clear_windows, 1, 1, key("clear_windows"), p);
+    let min_samples = match r.min_samples.map(|n| n.0) {
+        None => 0,
+        Some(n) => in_range(n, 0..=i64::MAX, &key("min_samples"), "samples", p).unwrap_or(0),
+    };
+    let severity = severity(r.severity.as_deref(), &key, p);
+    let window_index = window_index(r.window.as_deref(), sizes, &key, p);
+    if p.0.len() != before {
+        return None;
+    }
+    let ((level, level_index), window_index) = (level?, window_index?);
+    if sleeping && level != Level::parse("cell").ok()? {
+        p.add(
+            key("level"),
+            "a sleeping_cell rule watches cells: `cell` (the default) or nothing",
+        );
+        return None;
+    }
+    Some(Rule {
+        name: name?,
+        watched: watched?,
+        kind,
+        during_outage: during_outage?,
+        level,
+        level_index,
+        matches,
+        op: op?,
+        raise: raise?,
+        clear: clear?,
+        for_windows: u32::try_from(for_windows).ok()?,
+        clear_windows: u32::try_from(clear_windows).ok()?,
+        min_samples: u64::try_from(min_samples).ok()?,
+        severity: severity?,
+        window_index,
+    })
+}
+
+/// `kind`: `threshold` (the default) or `sleeping_cell`.
+fn is_sleeping_cell(kind: Option<&str>, key: &impl Fn(&str) -> String, p: &mut Problems) -> bool {
+    match kind {
+        None | Some("threshold") => false,
+        Some("sleeping_cell") => true,
+        Some(other) => {
+            p.add(
+                key("kind"),
+                format!("`{other}` is not \"threshold\" or \"sleeping_cell\""),
+            );
+            false
+        }
+    }
+}
+
+/// `kpi`: a KPI name, or the traffic count.
+fn watched(kpi: Option<&str>, key: &impl Fn(&str) -> String, p: &mut Problems) -> Option<Watched> {
+    match kpi {
         None => {
             p.add(key("kpi"), "required: a KPI name");
             None
@@ -54,23 +113,35 @@ pub(super) fn validate_rule(
             );
             None
         }),
+    }
+}
+
+/// `during_outage`: `annotate` (the default) or `suppress`.
+fn during_outage(
+    text: Option<&str>,
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<DuringOutage> {
+    let Some(text) = text else {
+        return Some(DuringOutage::Annotate);
     };
-    let kind = match (sleeping, r.baseline.unwrap_or(false)) {
-        (true, _) => RuleKind::SleepingCell,
-        (false, true) => RuleKind::Baseline,
-        (false, false) => RuleKind::Fixed,
-    };
-    let during_outage = match r.during_outage.as_deref() {
-        None => Some(DuringOutage::Annotate),
-        Some(text) => DuringOutage::parse(text).or_else(|| {
-            p.add(
-                key("during_outage"),
-                format!("`{text}` is not \"annotate\" or \"suppress\""),
-            );
-            None
-        }),
-    };
-    let parsed_level = match r.level.as_deref() {
+    DuringOutage::parse(text).or_else(|| {
+        p.add(
+            key("during_outage"),
+            format!("`{text}` is not \"annotate\" or \"suppress\""),
+        );
+        None
+    })
+}
+
+/// `level`: the level as written, and it with its index when it is a configured one.
+fn level(
+    text: Option<&str>,
+    levels: &[Level],
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> (Option<Level>, Option<(Level, usize)>) {
+    let parsed = match text {
         None => {
             p.add(key("level"), "required: one of the configured levels");
             None
@@ -79,7 +150,7 @@ pub(super) fn validate_rule(
             .map_err(|e| p.add(key("level"), format!("`{text}`: {e}")))
             .ok(),
     };
-    let level = parsed_level.and_then(|level| match levels.iter().position(|l| *l == level) {
+    let configured = parsed.and_then(|level| match levels.iter().position(|l| *l == level) {
         Some(idx) => Some((level, idx)),
         None => {
             p.add(
@@ -89,18 +160,27 @@ pub(super) fn validate_rule(
             None
         }
     });
+    (parsed, configured)
+}
+
+/// `match`: known dimensions, each one of `level`'s when given, sorted.
+fn matches(
+    r: &RawRule,
+    level: Option<Level>,
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> Vec<(Dim, String)> {
     let mut matches = Vec::new();
     for (dim_name, value) in &r.match_ {
+        let field = key(&format!("match.{dim_name}"));
         match Dim::parse(dim_name) {
-            None => p.add(key(&format!("match.{dim_name}")), "unknown dimension"),
+            None => p.add(field, "unknown dimension"),
             Some(dim) => {
-                // A sleeping-cell rule matches the cell's inventory attributes.
-                if let Some(level) = parsed_level
+                if let Some(level) = level
                     && !level.has(dim)
-                    && !sleeping
                 {
                     p.add(
-                        key(&format!("match.{dim_name}")),
+                        field,
                         format!("level `{}` has no dimension `{dim_name}`", level.name()),
                     );
                 }
@@ -109,6 +189,15 @@ pub(super) fn validate_rule(
         }
     }
     matches.sort();
+    matches
+}
+
+/// `op`, `raise` and `clear` (the raise threshold when absent, never on the raising side of it).
+fn thresholds(
+    r: &RawRule,
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> (Option<Op>, Option<f64>, Option<f64>) {
     let op = match r.op.as_deref() {
         None => {
             p.add(key("op"), "required: \"<\" or \">\"");
@@ -146,72 +235,54 @@ pub(super) fn validate_rule(
             );
         }
     }
-    let for_windows = count(r.for_windows, 1, 1, key("for_windows"), p);
-    let clear_windows = count(r.clear_windows, 1, 1, key("clear_windows"), p);
-    let min_samples = match r.min_samples.map(|n| n.0) {
-        None => 0,
-        Some(n) => in_range(n, 0..=i64::MAX, &key("min_samples"), "samples", p).unwrap_or(0),
+    (op, raise, clear)
+}
+
+/// `severity`: critical, major, minor or warning.
+fn severity(
+    text: Option<&str>,
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<Severity> {
+    let Some(s) = text else {
+        p.add(
+            key("severity"),
+            "required: critical, major, minor or warning",
+        );
+        return None;
     };
-    let severity = match r.severity.as_deref() {
-        None => {
-            p.add(
-                key("severity"),
-                "required: critical, major, minor or warning",
-            );
+    Severity::parse(s).or_else(|| {
+        p.add(
+            key("severity"),
+            format!("`{s}` is not critical, major, minor or warning"),
+        );
+        None
+    })
+}
+
+/// `window`: one of `windows.sizes` (the first when absent), as its index.
+fn window_index(
+    text: Option<&str>,
+    sizes: &[i64],
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<usize> {
+    let Some(text) = text else {
+        return Some(0);
+    };
+    match parse_duration_ms(text) {
+        Err(e) => {
+            p.add(key("window"), e);
             None
         }
-        Some(s) => Severity::parse(s).or_else(|| {
+        Ok(ms) => sizes.iter().position(|s| *s == ms).or_else(|| {
             p.add(
-                key("severity"),
-                format!("`{s}` is not critical, major, minor or warning"),
+                key("window"),
+                format!("`{text}` is not one of windows.sizes"),
             );
             None
         }),
-    };
-    let window_index = match r.window.as_deref() {
-        None => Some(0),
-        Some(text) => match parse_duration_ms(text) {
-            Err(e) => {
-                p.add(key("window"), e);
-                None
-            }
-            Ok(ms) => sizes.iter().position(|s| *s == ms).or_else(|| {
-                p.add(
-                    key("window"),
-                    format!("`{text}` is not one of windows.sizes"),
-                );
-                None
-            }),
-        },
-    };
-    if p.0.len() != before {
-        return None;
     }
-    let ((level, level_index), window_index) = (level?, window_index?);
-    if sleeping && level != Level::parse("cell").ok()? {
-        p.add(
-            key("level"),
-            "a sleeping_cell rule watches cells: `cell` (the default) or nothing",
-        );
-        return None;
-    }
-    Some(Rule {
-        name: name?,
-        watched: watched?,
-        kind,
-        during_outage: during_outage?,
-        level,
-        level_index,
-        matches,
-        op: op?,
-        raise: raise?,
-        clear: clear?,
-        for_windows: u32::try_from(for_windows).ok()?,
-        clear_windows: u32::try_from(clear_windows).ok()?,
-        min_samples: u64::try_from(min_samples).ok()?,
-        severity: severity?,
-        window_index,
-    })
 }
 
 /// A sleeping-cell rule has its own condition (docs/sleeping-cells.md): no KPI, direction or thresholds.

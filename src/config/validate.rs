@@ -1,8 +1,9 @@
 //! Raw configuration → [`Settings`], collecting every problem with its key path.
 
 use super::Settings;
+use super::export::{validate_exported_levels, validate_http_address, validate_remote_write};
 use super::kafka::validate_kafka;
-use super::raw::RawConfig;
+use super::raw::{RawConfig, RawKpi, RawPlan, RawRule};
 use super::read::Problems;
 use super::rules::validate_rule;
 use super::values::{
@@ -12,6 +13,7 @@ use crate::kpi::{AggParams, CoverageThreshold};
 use crate::model::Technology;
 use crate::model::level::Level;
 use crate::threshold::rule::Rule;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Settings {
@@ -22,29 +24,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
             base.join("cells.csv")
         }
     };
-
-    let mut window_sizes_ms = Vec::new();
-    if raw.windows.sizes.is_empty() {
-        p.add("windows.sizes", "at least one window size is required");
-    }
-    for (i, text) in raw.windows.sizes.iter().enumerate() {
-        let key = format!("windows.sizes[{i}]");
-        match parse_duration_ms(text) {
-            Ok(ms) if ms < 1000 => p.add(
-                key,
-                format!("`{text}` is shorter than one second, the smallest window size"),
-            ),
-            Ok(ms) if ms > 366 * 86_400_000 => p.add(
-                key,
-                format!("`{text}` is longer than 366 days, the largest window size"),
-            ),
-            Ok(ms) if window_sizes_ms.contains(&ms) => {
-                p.add(key, format!("`{text}` is configured twice"))
-            }
-            Ok(ms) => window_sizes_ms.push(ms),
-            Err(e) => p.add(key, e),
-        }
-    }
+    let window_sizes_ms = window_sizes(&raw.windows.sizes, p);
     let allowed_delay_ms = duration_in(
         &raw.windows.allowed_delay,
         0..=MAX_DURATION_MS,
@@ -92,32 +72,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         p,
     );
 
-    let mut levels: Vec<Level> = Vec::new();
-    if raw.kpi.levels.is_empty() {
-        p.add("kpi.levels", "at least one level is required");
-    }
-    for (i, text) in raw.kpi.levels.iter().enumerate() {
-        let key = format!("kpi.levels[{i}]");
-        match Level::parse(text) {
-            Ok(level) if levels.contains(&level) => {
-                p.add(key, format!("level `{}` is configured twice", level.name()))
-            }
-            Ok(level) => levels.push(level),
-            Err(e) => p.add(key, format!("`{text}`: {e}")),
-        }
-    }
-
-    let mut agg = AggParams {
-        min_active_ms: in_range(
-            raw.kpi.min_active_ms.0,
-            0..=MAX_DURATION_MS,
-            "kpi.min_active_ms",
-            "milliseconds",
-            p,
-        )
-        .unwrap_or(1000),
-        ..AggParams::default()
-    };
+    let levels = levels(&raw.kpi.levels, p);
     let restored_outage_retention_ms = duration_in(
         &raw.kpi.restored_outage_retention,
         0..=MAX_DURATION_MS,
@@ -132,7 +87,102 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         3_600_000,
         p,
     );
-    for (tech_name, cov) in &raw.kpi.coverage {
+    let agg = agg_params(&raw.kpi, &raw.plans, p);
+    let rules = rules(raw.rules, &levels, &window_sizes_ms, p);
+    let baseline = super::baseline::validate_baseline(raw.baseline, p);
+    let sleeping = super::baseline::validate_sleeping(raw.sleeping, p);
+    let report =
+        super::report::validate_report(raw.report, raw.targets, &levels, &window_sizes_ms, p);
+    let kafka = validate_kafka(raw.kafka, p);
+    let http_address = validate_http_address(&raw.http.address, p);
+    let exported_levels = validate_exported_levels(raw.prometheus.levels.as_deref(), &levels, p);
+    let remote_write = validate_remote_write(&raw.prometheus, p);
+    Settings {
+        kafka,
+        remote_write,
+        http_address,
+        exported_levels,
+        inventory_path,
+        window_sizes_ms,
+        allowed_delay_ms,
+        idle_timeout_ms,
+        not_before_ms,
+        max_future_ms,
+        max_gap_ms,
+        unknown_cell_ttl_ms,
+        restored_outage_retention_ms,
+        max_record_bytes,
+        max_block_bytes,
+        levels,
+        agg,
+        rules,
+        report,
+        baseline,
+        sleeping,
+    }
+}
+
+/// `windows.sizes`: at least one, each from one second to 366 days, none twice.
+fn window_sizes(sizes: &[String], p: &mut Problems) -> Vec<i64> {
+    let mut window_sizes_ms = Vec::new();
+    if sizes.is_empty() {
+        p.add("windows.sizes", "at least one window size is required");
+    }
+    for (i, text) in sizes.iter().enumerate() {
+        let key = format!("windows.sizes[{i}]");
+        match parse_duration_ms(text) {
+            Ok(ms) if ms < 1000 => p.add(
+                key,
+                format!("`{text}` is shorter than one second, the smallest window size"),
+            ),
+            Ok(ms) if ms > 366 * 86_400_000 => p.add(
+                key,
+                format!("`{text}` is longer than 366 days, the largest window size"),
+            ),
+            Ok(ms) if window_sizes_ms.contains(&ms) => {
+                p.add(key, format!("`{text}` is configured twice"))
+            }
+            Ok(ms) => window_sizes_ms.push(ms),
+            Err(e) => p.add(key, e),
+        }
+    }
+    window_sizes_ms
+}
+
+/// `kpi.levels`: at least one, none twice.
+fn levels(texts: &[String], p: &mut Problems) -> Vec<Level> {
+    let mut levels: Vec<Level> = Vec::new();
+    if texts.is_empty() {
+        p.add("kpi.levels", "at least one level is required");
+    }
+    for (i, text) in texts.iter().enumerate() {
+        let key = format!("kpi.levels[{i}]");
+        match Level::parse(text) {
+            Ok(level) if levels.contains(&level) => {
+                p.add(key, format!("level `{}` is configured twice", level.name()))
+            }
+            Ok(level) => levels.push(level),
+            Err(e) => p.add(key, format!("`{text}`: {e}")),
+        }
+    }
+
+    levels
+}
+
+/// What the accumulators need: `kpi.min_active_ms`, `kpi.coverage` and the `plans`.
+fn agg_params(kpi: &RawKpi, plans: &BTreeMap<String, RawPlan>, p: &mut Problems) -> AggParams {
+    let mut agg = AggParams {
+        min_active_ms: in_range(
+            kpi.min_active_ms.0,
+            0..=MAX_DURATION_MS,
+            "kpi.min_active_ms",
+            "milliseconds",
+            p,
+        )
+        .unwrap_or(1000),
+        ..AggParams::default()
+    };
+    for (tech_name, cov) in &kpi.coverage {
         let key = format!("kpi.coverage.{tech_name}");
         let Some(tech) = Technology::parse(tech_name, true) else {
             p.add(
@@ -160,7 +210,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
             }
         }
     }
-    for (plan, raw_plan) in &raw.plans {
+    for (plan, raw_plan) in plans {
         let key = format!("plans.\"{plan}\".min_dl_bps");
         match raw_plan.min_dl_bps {
             Some(bps) if bps.is_finite() && bps >= 0.0 => {
@@ -171,9 +221,14 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         }
     }
 
+    agg
+}
+
+/// `rules`: each valid, no name twice.
+fn rules(raw: Vec<RawRule>, levels: &[Level], sizes: &[i64], p: &mut Problems) -> Vec<Rule> {
     let mut rules: Vec<Rule> = Vec::new();
-    for (i, raw_rule) in raw.rules.into_iter().enumerate() {
-        if let Some(rule) = validate_rule(i, raw_rule, &levels, &window_sizes_ms, p) {
+    for (i, raw_rule) in raw.into_iter().enumerate() {
+        if let Some(rule) = validate_rule(i, raw_rule, levels, sizes, p) {
             if rules.iter().any(|r| r.name == rule.name) {
                 p.add(
                     format!("rules[{i}].name"),
@@ -184,89 +239,5 @@ pub(super) fn validate(raw: RawConfig, base: &Path, p: &mut Problems) -> Setting
         }
     }
 
-    let baseline = super::baseline::validate_baseline(raw.baseline, p);
-    let sleeping = super::baseline::validate_sleeping(raw.sleeping, p);
-    let report =
-        super::report::validate_report(raw.report, raw.targets, &levels, &window_sizes_ms, p);
-    let kafka = validate_kafka(raw.kafka, p);
-    let http_address = Some(raw.http.address.trim().to_string()).filter(|a| !a.is_empty());
-    if let Some(a) = &http_address
-        && a.parse::<std::net::SocketAddr>().is_err()
-    {
-        p.add(
-            "http.address",
-            format!("`{a}` is not host:port (e.g. 127.0.0.1:9898), or empty to disable"),
-        );
-    }
-    let exported_levels = match raw.prometheus.levels {
-        None => levels.iter().map(|l| l.name()).collect(),
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, text)| match Level::parse(text) {
-                Ok(l) if levels.contains(&l) => Some(l.name()),
-                Ok(l) => {
-                    p.add(
-                        format!("prometheus.levels[{i}]"),
-                        format!("`{}` is not a configured level (kpi.levels)", l.name()),
-                    );
-                    None
-                }
-                Err(e) => {
-                    p.add(format!("prometheus.levels[{i}]"), format!("`{text}`: {e}"));
-                    None
-                }
-            })
-            .collect(),
-    };
-    let remote_write = raw
-        .prometheus
-        .remote_write_url
-        .filter(|u| !u.trim().is_empty())
-        .map(|u| {
-            let queue = raw
-                .prometheus
-                .remote_write_queue
-                .map_or(Some(100_000), |q| {
-                    in_range(
-                        q.0,
-                        1..=10_000_000,
-                        "prometheus.remote_write_queue",
-                        "records",
-                        p,
-                    )
-                });
-            (u, queue.and_then(|q| usize::try_from(q).ok()).unwrap_or(1))
-        });
-    if let Some((u, _)) = &remote_write
-        && !(u.starts_with("http://") || u.starts_with("https://"))
-    {
-        p.add(
-            "prometheus.remote_write_url",
-            format!("`{u}` is not an http:// or https:// URL"),
-        );
-    }
-    Settings {
-        kafka,
-        remote_write,
-        http_address,
-        exported_levels,
-        inventory_path,
-        window_sizes_ms,
-        allowed_delay_ms,
-        idle_timeout_ms,
-        not_before_ms,
-        max_future_ms,
-        max_gap_ms,
-        unknown_cell_ttl_ms,
-        restored_outage_retention_ms,
-        max_record_bytes,
-        max_block_bytes,
-        levels,
-        agg,
-        rules,
-        report,
-        baseline,
-        sleeping,
-    }
+    rules
 }

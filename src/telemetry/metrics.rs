@@ -55,6 +55,46 @@ fn slot_labels<'a>(base: &'a [String], percentile: &'a str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Registers `metric` and hands it back.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> Result<M, MetricsError> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+/// One gauge family per KPI (percentiles share theirs, with a `percentile` label) and per
+/// numerator/denominator component.
+fn kpi_gauges(registry: &Registry) -> Result<HashMap<&'static str, GaugeVec>, MetricsError> {
+    let mut kpis = HashMap::new();
+    for k in Kpi::ALL {
+        let (name, percentile, _) = prometheus_name(k);
+        if kpis.contains_key(name) {
+            continue;
+        }
+        let help = format!(
+            "KPI {} of the latest closed window of each group (docs/kpis.md).",
+            k.name()
+        );
+        let labels: &[&str] = if percentile.is_empty() {
+            &GROUP_LABELS
+        } else {
+            &PERCENTILE_LABELS
+        };
+        let g = registered(registry, GaugeVec::new(Opts::new(name, help), labels)?)?;
+        kpis.insert(name, g);
+    }
+    for (name, help) in COMPONENTS {
+        let g = registered(
+            registry,
+            GaugeVec::new(Opts::new(name, help), &GROUP_LABELS)?,
+        )?;
+        kpis.insert(name, g);
+    }
+    Ok(kpis)
+}
+
 /// Why a metric could not be registered (a defect: names are fixed).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot register metrics: {0}")]
@@ -90,35 +130,13 @@ impl Metrics {
     /// Metrics exporting KPIs of `exported_levels` (canonical level names).
     pub fn new(exported_levels: Vec<String>) -> Result<Self, MetricsError> {
         let registry = Registry::new();
-        let mut kpis = HashMap::new();
-        for k in Kpi::ALL {
-            let (name, percentile, _) = prometheus_name(k);
-            if kpis.contains_key(name) {
-                continue;
-            }
-            let help = format!(
-                "KPI {} of the latest closed window of each group (docs/kpis.md).",
-                k.name()
-            );
-            let labels: &[&str] = if percentile.is_empty() {
-                &GROUP_LABELS
-            } else {
-                &PERCENTILE_LABELS
-            };
-            let g = GaugeVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(g.clone()))?;
-            kpis.insert(name, g);
-        }
-        for (name, help) in COMPONENTS {
-            let g = GaugeVec::new(Opts::new(name, help), &GROUP_LABELS)?;
-            registry.register(Box::new(g.clone()))?;
-            kpis.insert(name, g);
-        }
+        let kpis = kpi_gauges(&registry)?;
         let counter =
             |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
-                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-                registry.register(Box::new(c.clone()))?;
-                Ok(c)
+                registered(
+                    &registry,
+                    IntCounterVec::new(Opts::new(name, help), labels)?,
+                )
             };
         let records = counter(
             "netkpi_records_consumed_total",
@@ -133,11 +151,13 @@ impl Metrics {
         for r in Reason::ALL {
             dead_letters.with_label_values(&[r.as_str()]);
         }
-        let late_outage_records = prometheus::IntCounter::new(
-            "netkpi_late_outage_records_total",
-            "Outage records late for some window size (they still change outage state; not dead letters).",
+        let late_outage_records = registered(
+            &registry,
+            prometheus::IntCounter::new(
+                "netkpi_late_outage_records_total",
+                "Outage records late for some window size (they still change outage state; not dead letters).",
+            )?,
         )?;
-        registry.register(Box::new(late_outage_records.clone()))?;
         let windows_emitted = counter(
             "netkpi_windows_emitted_total",
             "Windows closed and emitted, by size.",
@@ -148,11 +168,13 @@ impl Metrics {
             "Record-less windows of a gap longer than windows.max_gap that were skipped, not emitted, by size.",
             &["window"],
         )?;
-        let unknown_cells_forgotten = prometheus::IntCounter::new(
-            "netkpi_unknown_cells_forgotten_total",
-            "Cells outside the inventory forgotten after kpi.unknown_cell_ttl of silence.",
+        let unknown_cells_forgotten = registered(
+            &registry,
+            prometheus::IntCounter::new(
+                "netkpi_unknown_cells_forgotten_total",
+                "Cells outside the inventory forgotten after kpi.unknown_cell_ttl of silence.",
+            )?,
         )?;
-        registry.register(Box::new(unknown_cells_forgotten.clone()))?;
         let breach_events = counter(
             "netkpi_breach_events_total",
             "Breach events emitted, by rule and state.",
@@ -160,45 +182,55 @@ impl Metrics {
         )?;
         let transactions_help = "Output transactions, by outcome (committed, failed: the run stops and its open transaction is aborted on restart).";
         let transactions = counter("netkpi_transactions_total", transactions_help, &["outcome"])?;
-        let consumer_lag = IntGaugeVec::new(
-            Opts::new(
-                "netkpi_consumer_lag_records",
-                "High watermark minus the next offset to read, per input partition.",
-            ),
-            &["topic", "partition"],
+        let consumer_lag = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "netkpi_consumer_lag_records",
+                    "High watermark minus the next offset to read, per input partition.",
+                ),
+                &["topic", "partition"],
+            )?,
         )?;
-        registry.register(Box::new(consumer_lag.clone()))?;
-        let watermark_delay_seconds = prometheus::Gauge::new(
-            "netkpi_watermark_delay_seconds",
-            "Wall clock minus the pipeline's watermark.",
+        let watermark_delay_seconds = registered(
+            &registry,
+            prometheus::Gauge::new(
+                "netkpi_watermark_delay_seconds",
+                "Wall clock minus the pipeline's watermark.",
+            )?,
         )?;
-        registry.register(Box::new(watermark_delay_seconds.clone()))?;
         let open_windows =
             IntGauge::new("netkpi_open_windows", "Windows currently open (all sizes).")?;
         registry.register(Box::new(open_windows.clone()))?;
-        let open_groups = IntGauge::new(
-            "netkpi_open_groups",
-            "Per-cell accumulators held by open windows (all sizes); coarser groups are rolled up at close.",
+        let open_groups = registered(
+            &registry,
+            IntGauge::new(
+                "netkpi_open_groups",
+                "Per-cell accumulators held by open windows (all sizes); coarser groups are rolled up at close.",
+            )?,
         )?;
-        registry.register(Box::new(open_groups.clone()))?;
-        let alarms_firing = IntGaugeVec::new(
-            Opts::new(
-                "netkpi_alarms_firing",
-                "Alarms (rule, group) currently raised and not cleared, by rule.",
-            ),
-            &["rule"],
+        let alarms_firing = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "netkpi_alarms_firing",
+                    "Alarms (rule, group) currently raised and not cleared, by rule.",
+                ),
+                &["rule"],
+            )?,
         )?;
-        registry.register(Box::new(alarms_firing.clone()))?;
-        let commit_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "netkpi_window_commit_seconds",
-                "From the watermark passing a window's end to the commit of its outputs.",
-            )
-            .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
+        let commit_seconds = registered(
+            &registry,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "netkpi_window_commit_seconds",
+                    "From the watermark passing a window's end to the commit of its outputs.",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+            )?,
         )?;
-        registry.register(Box::new(commit_seconds.clone()))?;
         let alarms = super::alarms::AlarmSeries::new(&registry)?;
         Ok(Metrics {
             alarms,
