@@ -1,7 +1,8 @@
 //! Open windows of one size: epoch-aligned tumbling windows `[k·W, (k+1)·W)`, each holding one
-//! accumulator per cell (allocated on the window's first record). `front` is the start of the
-//! next window to emit; windows are emitted strictly in order from there, gaps included, and a
-//! window before `front` is never reopened once anything was emitted.
+//! accumulator per cell (allocated on the window's first record) and the feeders of what it
+//! holds (the first offset per source, the partials merged). `front` is the start of the next
+//! window to emit; windows are emitted strictly in order from there, gaps included, and a window
+//! before `front` is never reopened once anything was emitted.
 
 use super::sources::{Feeders, PartialOrigin, Source};
 use crate::kpi::Acc;
