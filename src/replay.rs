@@ -1,12 +1,14 @@
 //! `netkpi replay` (docs/semantics.md): input files, in the order given, as one ordered stream
-//! through the engine with the single-partition watermark; KPI records, breach events and dead
+//! (read and decoded on a second core, [`crate::source::background`]) through the engine with
+//! the single-partition watermark; KPI records, breach events and dead
 //! letters as JSON Lines. Nothing here reads the clock, so the same input and configuration
 //! always give the same bytes.
 
 use crate::engine::sources::Origin;
 use crate::engine::{Disposition, Engine};
 use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
-use crate::source::{ReadLimits, SourceError, read_file_counted};
+use crate::source::background::{BackgroundError, BackgroundReader};
+use crate::source::{ReadLimits, SourceError};
 use crate::telemetry::progress_display::{Position, ProgressDisplay};
 use crate::telemetry::{Counters, Observed, Reporters};
 use std::io::Write;
@@ -17,6 +19,8 @@ use std::path::PathBuf;
 pub enum ReplayError {
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Reading(#[from] BackgroundError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -80,16 +84,16 @@ pub fn replay<K: Write, B: Write, D: Write>(
         })
         .sum();
     let mut progress = ProgressDisplay::new("replay");
-    let mut bytes_before = 0u64;
-    for path in inputs {
-        let read = std::cell::Cell::new(0u64);
-        read_file_counted::<ReplayError>(path, &opts.limits, &read, &mut |item| {
+    let reader = BackgroundReader::start(inputs.to_vec(), opts.limits)?;
+    while let Some(batch) = reader.next()?? {
+        let bytes_read = batch.bytes_read;
+        batch.for_each::<ReplayError>(&mut |item| {
             counters.records_read += 1;
             if counters.records_read % CLOCK_EVERY == 0 {
                 tick(engine);
                 let done = total_bytes
                     .filter(|t| *t > 0)
-                    .map(|t| (bytes_before + read.get()) as f64 / t as f64);
+                    .map(|t| bytes_read as f64 / t as f64);
                 let at = Position {
                     records: counters.records_read,
                     event_time: engine.max_event_time(),
@@ -119,7 +123,6 @@ pub fn replay<K: Write, B: Write, D: Write>(
             }
             Ok(())
         })?;
-        bytes_before += read.get();
     }
     progress.finish();
     engine.finish(&mut out)?;

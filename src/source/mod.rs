@@ -8,6 +8,7 @@
 pub mod avro_codec;
 pub mod avro_file;
 pub mod avro_value;
+pub mod background;
 pub mod json;
 pub mod writer_schema;
 
