@@ -10,50 +10,17 @@
 //! a group that was not emitted in it (a cell outside the inventory that sent nothing) and of a
 //! KPI that is null in it disappear; the others hold the latest closed window's values.
 
+use super::kpi_gauges::KpiGauges;
 use crate::engine::KpiRecord;
-use crate::kpi::{Kpi, KpiValue};
 use crate::model::validate::Reason;
 use crate::threshold::BreachEvent;
 use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use std::collections::HashMap;
 
-pub use super::series::{
-    COMPONENTS, GROUP_LABELS, PERCENTILE_LABELS, Sample, SeriesKey, base_labels, component_values,
-    prometheus_name, samples, window_label,
-};
-use std::sync::Mutex;
-
-/// The gauges of one group: one slot per KPI, then one per numerator/denominator.
-struct GroupSeries {
-    window_ms: i64,
-    /// End of the last window that set these series.
-    last_end: i64,
-    /// Label values shared by the group's series (the percentile slots add one).
-    base: SeriesKey,
-    slots: Vec<Option<prometheus::Gauge>>,
-}
-
-/// Metric name and percentile label of a slot of [`GroupSeries`].
-fn slot_meta(slot: usize) -> (&'static str, &'static str) {
-    match Kpi::ALL.get(slot) {
-        Some(k) => {
-            let (name, percentile, _) = prometheus_name(*k);
-            (name, percentile)
-        }
-        None => (COMPONENTS[slot - Kpi::ALL.len()].0, ""),
-    }
-}
-
-/// The label values of one slot's series.
-fn slot_labels<'a>(base: &'a [String], percentile: &'a str) -> Vec<&'a str> {
-    base.iter()
-        .map(String::as_str)
-        .chain((!percentile.is_empty()).then_some(percentile))
-        .collect()
-}
+#[cfg(test)]
+use super::series::prometheus_name;
+use super::series::window_label;
 
 /// Registers `metric` and hands it back.
 fn registered<M: prometheus::core::Collector + Clone + 'static>(
@@ -64,37 +31,6 @@ fn registered<M: prometheus::core::Collector + Clone + 'static>(
     Ok(metric)
 }
 
-/// One gauge family per KPI (percentiles share theirs, with a `percentile` label) and per
-/// numerator/denominator component.
-fn kpi_gauges(registry: &Registry) -> Result<HashMap<&'static str, GaugeVec>, MetricsError> {
-    let mut kpis = HashMap::new();
-    for k in Kpi::ALL {
-        let (name, percentile, _) = prometheus_name(k);
-        if kpis.contains_key(name) {
-            continue;
-        }
-        let help = format!(
-            "KPI {} of the latest closed window of each group (docs/kpis.md).",
-            k.name()
-        );
-        let labels: &[&str] = if percentile.is_empty() {
-            &GROUP_LABELS
-        } else {
-            &PERCENTILE_LABELS
-        };
-        let g = registered(registry, GaugeVec::new(Opts::new(name, help), labels)?)?;
-        kpis.insert(name, g);
-    }
-    for (name, help) in COMPONENTS {
-        let g = registered(
-            registry,
-            GaugeVec::new(Opts::new(name, help), &GROUP_LABELS)?,
-        )?;
-        kpis.insert(name, g);
-    }
-    Ok(kpis)
-}
-
 /// Why a metric could not be registered (a defect: names are fixed).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot register metrics: {0}")]
@@ -103,11 +39,9 @@ pub struct MetricsError(#[from] prometheus::Error);
 /// All metrics of one process.
 pub struct Metrics {
     registry: Registry,
-    kpis: HashMap<&'static str, GaugeVec>,
+    /// The KPI gauges, served from netkpi's own state at scrape time.
+    kpis: KpiGauges,
     exported_levels: Vec<String>,
-    /// Cached gauge handles per group (key: level, window and group values), so that a window
-    /// close only sets values; a group not refreshed by a window close loses its series.
-    series: Mutex<HashMap<String, GroupSeries>>,
     pub records: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub late_outage_records: prometheus::IntCounter,
@@ -130,7 +64,6 @@ impl Metrics {
     /// Metrics exporting KPIs of `exported_levels` (canonical level names).
     pub fn new(exported_levels: Vec<String>) -> Result<Self, MetricsError> {
         let registry = Registry::new();
-        let kpis = kpi_gauges(&registry)?;
         let counter =
             |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
                 registered(
@@ -235,9 +168,8 @@ impl Metrics {
         Ok(Metrics {
             alarms,
             registry,
-            kpis,
+            kpis: KpiGauges::new(),
             exported_levels,
-            series: Mutex::new(HashMap::new()),
             records,
             dead_letters,
             late_outage_records,
@@ -257,54 +189,8 @@ impl Metrics {
 
     /// Sets the KPI series of one closed window's group (if its level is exported).
     pub fn kpi_record(&self, r: &KpiRecord<'_>) {
-        if !self.exported(r.level) {
-            return;
-        }
-        let window_ms = r.window_end - r.window_start;
-        let window = window_label(window_ms);
-        let mut key = format!("{}\u{1f}{window}", r.level);
-        for (_, v) in r.group {
-            key.push('\u{1f}');
-            key.push_str(v);
-        }
-        let Ok(mut series) = self.series.lock() else {
-            return;
-        };
-        let entry = series.entry(key).or_insert_with(|| GroupSeries {
-            window_ms,
-            last_end: r.window_end,
-            base: base_labels(r, &window),
-            slots: vec![None; Kpi::ALL.len() + COMPONENTS.len()],
-        });
-        entry.last_end = r.window_end;
-        let components = r
-            .acc
-            .map(|a| component_values(a, r.inventory_cells, window_ms));
-        for slot in 0..entry.slots.len() {
-            let (name, percentile) = slot_meta(slot);
-            let value = match Kpi::ALL.get(slot) {
-                Some(k) => match r.values[slot] {
-                    KpiValue::Count(c) => Some(c as f64),
-                    KpiValue::Real(x) => x.map(|x| x * prometheus_name(*k).2),
-                },
-                None => components.map(|v| v[slot - Kpi::ALL.len()]),
-            };
-            let Some(family) = self.kpis.get(name) else {
-                continue;
-            };
-            match (value, &mut entry.slots[slot]) {
-                (Some(v), Some(g)) => g.set(v),
-                (Some(v), empty @ None) => {
-                    let g = family.with_label_values(&slot_labels(&entry.base, percentile));
-                    g.set(v);
-                    *empty = Some(g);
-                }
-                (None, slot) => {
-                    if slot.take().is_some() {
-                        let _ = family.remove_label_values(&slot_labels(&entry.base, percentile));
-                    }
-                }
-            }
+        if self.exported(r.level) {
+            self.kpis.set(r);
         }
     }
 
@@ -369,24 +255,7 @@ impl Metrics {
         self.windows_emitted
             .with_label_values(&[&window_label(window_ms)])
             .inc();
-        let Ok(mut series) = self.series.lock() else {
-            return;
-        };
-        series.retain(|_, group| {
-            if group.window_ms != window_ms || group.last_end == window_end {
-                return true;
-            }
-            for slot in 0..group.slots.len() {
-                if group.slots[slot].take().is_none() {
-                    continue;
-                }
-                let (name, percentile) = slot_meta(slot);
-                if let Some(family) = self.kpis.get(name) {
-                    let _ = family.remove_label_values(&slot_labels(&group.base, percentile));
-                }
-            }
-            false
-        });
+        self.kpis.window_closed(window_ms, window_end);
     }
 
     /// Counts a breach event and follows its alarm's series.
@@ -397,18 +266,25 @@ impl Metrics {
             .inc();
     }
 
-    /// The exposition in the Prometheus text format.
+    /// The exposition in the Prometheus text format: the registry's metrics, then the KPI
+    /// gauges.
     pub fn encode(&self) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        buf
+        let mut text = String::new();
+        let _ = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text);
+        self.kpis.encode(&mut text);
+        text.into_bytes()
+    }
+
+    /// KPI series currently exported.
+    pub fn kpi_series(&self) -> usize {
+        self.kpis.series()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kpi::{Acc, GroupContext};
+    use crate::kpi::{Acc, GroupContext, Kpi};
     use crate::model::level::Dim;
 
     fn record<'a>(start: i64, group: &'a [(Dim, &'a str)], acc: &'a Acc) -> KpiRecord<'a> {

@@ -5,6 +5,7 @@ pub mod alarms;
 pub mod events;
 pub mod health;
 pub mod http;
+pub mod kpi_gauges;
 pub mod metrics;
 pub mod progress_display;
 pub mod remote_write;

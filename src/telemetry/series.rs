@@ -226,23 +226,3 @@ pub fn window_label(ms: i64) -> String {
 
 /// Label values of one series, in label-name order.
 pub type SeriesKey = Vec<String>;
-
-/// Label values of a group's series, without the percentile.
-pub fn base_labels(r: &KpiRecord<'_>, window: &str) -> SeriesKey {
-    let mut dims: [&str; 5] = [""; 5];
-    for (d, v) in r.group {
-        let i = match d {
-            Dim::Cell => 0,
-            Dim::Site => 1,
-            Dim::Region => 2,
-            Dim::Area => 3,
-            Dim::Technology => 4,
-        };
-        dims[i] = v;
-    }
-    [r.level, window]
-        .into_iter()
-        .chain(dims)
-        .map(String::from)
-        .collect()
-}
