@@ -40,9 +40,9 @@ fn rss_kib(field: &str) -> u64 {
 fn event(rng: &mut Rng, cell_id: String, t: i64, i: u64) -> Event {
     if i.is_multiple_of(2) {
         Event::Call(CallRecord {
-            call_id: String::new(),
+            call_id: String::new().into(),
             event_time: t,
-            cell_id,
+            cell_id: cell_id.into(),
             outcome: if rng.chance(0.02) {
                 CallOutcome::NetworkFailure
             } else {
@@ -58,9 +58,9 @@ fn event(rng: &mut Rng, cell_id: String, t: i64, i: u64) -> Event {
     } else {
         let active = 1000 + rng.below(10_000) as i64;
         Event::Session(DataSession {
-            session_id: String::new(),
+            session_id: String::new().into(),
             event_time: t,
-            cell_id,
+            cell_id: cell_id.into(),
             plan: Some("5G-PREMIUM".into()),
             active_ms: active,
             dl_bytes: active * 1000 + rng.below(1_000_000) as i64,

@@ -155,7 +155,7 @@ mod tests {
         let t0 = 1_767_225_600_000; // 2026-01-01T00:00Z
         let call = |t: i64| {
             Event::Call(CallRecord {
-                call_id: format!("c{t}"),
+                call_id: format!("c{t}").into(),
                 event_time: t,
                 cell_id: "A1".into(),
                 outcome: CallOutcome::Busy,

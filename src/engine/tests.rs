@@ -80,7 +80,7 @@ impl Collect {
 
 fn call(t: i64, cell: &str, outcome: CallOutcome) -> Event {
     Event::Call(CallRecord {
-        call_id: format!("c{t}"),
+        call_id: format!("c{t}").into(),
         event_time: t,
         cell_id: cell.into(),
         outcome,

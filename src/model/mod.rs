@@ -154,12 +154,17 @@ impl OutageState {
     }
 }
 
+/// An identifier or short text of a record (ids, plan, cause): up to 24 bytes held inline, with
+/// no heap allocation to decode it or to free it (records are decoded on one thread and dropped
+/// on another).
+pub type Id = compact_str::CompactString;
+
 /// A validated call record (topic `calls`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRecord {
-    pub call_id: String,
+    pub call_id: Id,
     pub event_time: i64,
-    pub cell_id: String,
+    pub cell_id: Id,
     pub outcome: CallOutcome,
     pub setup_ms: Option<i32>,
     pub duration_ms: Option<i64>,
@@ -172,10 +177,10 @@ pub struct CallRecord {
 /// A validated data-session report (topic `data-sessions`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataSession {
-    pub session_id: String,
+    pub session_id: Id,
     pub event_time: i64,
-    pub cell_id: String,
-    pub plan: Option<String>,
+    pub cell_id: Id,
+    pub plan: Option<Id>,
     pub active_ms: i64,
     pub dl_bytes: i64,
     pub ul_bytes: i64,
@@ -189,13 +194,13 @@ pub struct DataSession {
 /// A validated outage state change (topic `outages`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outage {
-    pub outage_id: String,
+    pub outage_id: Id,
     pub event_time: i64,
-    pub cell_id: String,
+    pub cell_id: Id,
     pub state: OutageState,
     /// Set on every `RESTORED` (validation guarantees it); ignored on `DOWN`.
     pub started_at: Option<i64>,
-    pub cause: String,
+    pub cause: Id,
     pub planned: bool,
 }
 

@@ -124,8 +124,8 @@ fn required<T>(v: Option<T>, field: &str) -> Result<T, Reject> {
     v.ok_or_else(|| Reject::new(Reason::MissingField, format!("missing field `{field}`")))
 }
 
-fn text(v: Option<Cow<'_, str>>, field: &str) -> Result<String, Reject> {
-    required(v, field).map(Cow::into_owned)
+fn text(v: Option<Cow<'_, str>>, field: &str) -> Result<super::Id, Reject> {
+    required(v, field).map(|t| super::Id::from(&*t))
 }
 
 fn non_negative(v: i64, field: &str) -> Result<i64, Reject> {
@@ -227,7 +227,7 @@ fn validate_session(raw: RawEvent<'_>) -> Result<DataSession, Reject> {
     Ok(DataSession {
         session_id: text(raw.session_id, "session_id")?,
         cell_id: text(raw.cell_id, "cell_id")?,
-        plan: raw.plan.map(Cow::into_owned),
+        plan: raw.plan.map(|p| super::Id::from(&*p)),
         event_time,
         active_ms,
         dl_bytes,

@@ -205,9 +205,9 @@ impl Generator {
             (m.clamp(1.0, 5.0) * 100.0).round() / 100.0
         });
         Event::Call(CallRecord {
-            call_id: self.next_id("call"),
+            call_id: self.next_id("call").into(),
             event_time: t,
-            cell_id: self.cells[cell].cell_id.clone(),
+            cell_id: self.cells[cell].cell_id.clone().into(),
             outcome,
             setup_ms: (outcome != CallOutcome::NetworkFailure)
                 .then(|| (setup * (0.5 + self.rng.f64()).powi(2)) as i32),
@@ -265,10 +265,10 @@ impl Generator {
         };
         let (signal_dbm, sinr_db) = self.radio(cell);
         Event::Session(DataSession {
-            session_id: self.next_id("sess"),
+            session_id: self.next_id("sess").into(),
             event_time: t,
-            cell_id: self.cells[cell].cell_id.clone(),
-            plan,
+            cell_id: self.cells[cell].cell_id.clone().into(),
+            plan: plan.map(Into::into),
             active_ms,
             dl_bytes,
             ul_bytes: dl_bytes / 8 + self.rng.below(10_000) as i64,
@@ -300,12 +300,12 @@ impl Generator {
         ];
         let cause = causes[(self.seq as usize + cell) % causes.len()];
         Event::Outage(Outage {
-            outage_id: id,
+            outage_id: id.into(),
             event_time: t,
-            cell_id: self.cells[cell].cell_id.clone(),
+            cell_id: self.cells[cell].cell_id.clone().into(),
             state,
             started_at,
-            cause: cause.to_string(),
+            cause: cause.to_string().into(),
             planned: cause == "MAINTENANCE",
         })
     }

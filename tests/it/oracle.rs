@@ -500,20 +500,21 @@ pub fn run(settings: &Settings, cells: &[Cell], lines: &[String]) -> OracleOut {
         if let Event::Outage(o) = &ev {
             match o.state {
                 OutageState::Down => {
-                    if st.open.contains_key(&o.outage_id) {
+                    if st.open.contains_key(o.outage_id.as_str()) {
                         counts = false;
-                    } else if !st.restored.contains(&o.outage_id) {
-                        st.open.insert(o.outage_id.clone(), (o.cell_id.clone(), t));
+                    } else if !st.restored.contains(o.outage_id.as_str()) {
+                        st.open
+                            .insert(o.outage_id.to_string(), (o.cell_id.to_string(), t));
                     }
                 }
                 OutageState::Restored => {
-                    st.open.remove(&o.outage_id);
-                    st.restored.insert(o.outage_id.clone());
+                    st.open.remove(o.outage_id.as_str());
+                    st.restored.insert(o.outage_id.to_string());
                     st.intervals.push((
-                        o.cell_id.clone(),
+                        o.cell_id.to_string(),
                         o.started_at.unwrap_or(t),
                         t,
-                        o.outage_id.clone(),
+                        o.outage_id.to_string(),
                     ));
                 }
             }

@@ -92,9 +92,9 @@ fn events(specs: &[Spec]) -> Vec<Event> {
         let cell = CELLS[s.cell].to_string();
         let ev = match s.kind {
             0..=3 => Event::Call(CallRecord {
-                call_id: format!("c{i}"),
+                call_id: format!("c{i}").into(),
                 event_time: t,
-                cell_id: cell,
+                cell_id: cell.into(),
                 outcome: CallOutcome::ALL[(s.a % 6) as usize],
                 setup_ms: s.flag.then_some((s.a % 5000) as i32),
                 duration_ms: Some(s.a),
@@ -104,10 +104,10 @@ fn events(specs: &[Spec]) -> Vec<Event> {
                 sinr_db: s.flag.then_some((s.b % 40) as f64 - 10.0),
             }),
             4..=7 => Event::Session(DataSession {
-                session_id: format!("s{i}"),
+                session_id: format!("s{i}").into(),
                 event_time: t,
-                cell_id: cell,
-                plan: s.flag.then(|| "P".to_string()),
+                cell_id: cell.into(),
+                plan: s.flag.then(|| "P".into()),
                 active_ms: s.b * 3,
                 dl_bytes: s.a,
                 ul_bytes: s.a / 3,
@@ -123,9 +123,9 @@ fn events(specs: &[Spec]) -> Vec<Event> {
                 let cell = CELLS[s.cell % 6].to_string();
                 let id = format!("o{i}");
                 let down = Outage {
-                    outage_id: id,
+                    outage_id: id.into(),
                     event_time: t,
-                    cell_id: cell,
+                    cell_id: cell.into(),
                     state: OutageState::Down,
                     started_at: None,
                     cause: "X".into(),

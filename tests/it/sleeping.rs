@@ -107,7 +107,7 @@ fn events() -> Vec<Event> {
     for cell in DOWN_SITE {
         let record = |state, t, started_at| {
             Event::Outage(Outage {
-                outage_id: format!("site-down-{cell}"),
+                outage_id: format!("site-down-{cell}").into(),
                 event_time: t,
                 cell_id: cell.into(),
                 state,
