@@ -5,12 +5,13 @@
 //! call and session contributions to open windows — the watermark, each size's next window to
 //! emit, outage state, the outage counts of open windows, the threshold machines and the rules'
 //! baselines (inline, or named by version when saved apart, as the merger does). After a
-//! restore, the pipeline re-reads every record from the lowest offset still feeding an open window ([`Engine::low_water`])
-//! up to the checkpoint's position through [`Engine::reingest`], which rebuilds the open windows'
-//! call and session accumulators exactly as they were: a record is re-aggregated iff its window is
-//! at or after the size's next window to emit (it was aggregated then and is not emitted yet); its
-//! dead letters and counts were already written. Group and cell identities are saved by their
-//! values, not by the engine's internal indices, which depend on arrival order.
+//! restore, the pipeline re-reads every record from the lowest offset still feeding an open
+//! window ([`Engine::low_water`]) up to the checkpoint's position through [`Engine::reingest`],
+//! which rebuilds the open windows' call and session accumulators exactly as they were: a record
+//! is re-aggregated iff its window is at or after the size's next window to emit (it was
+//! aggregated then and is not emitted yet); its dead letters and counts were already written.
+//! Group and cell identities are saved by their values, not by the engine's internal indices,
+//! which depend on arrival order.
 
 use super::Engine;
 use super::baseline::Series;
