@@ -398,14 +398,35 @@ pub fn run_in_process(
     cells: &[netkpi::inventory::Cell],
 ) -> netkpi::pipeline::RunSummary {
     let control = netkpi::pipeline::Control::default();
-    netkpi::pipeline::run(
+    // A run that never reaches its end (a broker whose `read_committed` reads stall short of
+    // committed records has been seen to cause one) is stopped and fails the test instead of
+    // hanging the suite.
+    let stop = Arc::clone(&control.shutdown);
+    let (finished, watch) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let late = watch.recv_timeout(RUN_DEADLINE).is_err();
+        if late {
+            stop.store(true, Ordering::SeqCst);
+        }
+        late
+    });
+    let summary = netkpi::pipeline::run(
         s,
         cells,
         netkpi::pipeline::RunOptions { exit_at_end: true },
         &control,
-    )
-    .expect("run")
+    );
+    let _ = finished.send(());
+    let late = watchdog.join().unwrap_or(false);
+    assert!(
+        !late,
+        "run --exit-at-end did not reach the end of its input within {RUN_DEADLINE:?}"
+    );
+    summary.expect("run")
 }
+
+/// How long an in-process `run --exit-at-end` of a test may take.
+const RUN_DEADLINE: Duration = Duration::from_secs(600);
 
 #[test]
 fn kafka_run_equals_replay_and_dead_letters_carry_their_source() {
