@@ -146,52 +146,16 @@ pub(super) fn drive(
     let mut out = Observed::new(kafka, reporters);
     let started = Instant::now();
     let mut clock = CommitClock::new(k);
-    let mut caught_up = false;
-    begin(&clients.producer)?;
-    let ended = loop {
-        if control.shutdown.load(Ordering::SeqCst) {
-            tracing::info!(
-                unit = unit.name(),
-                "shutdown requested: committing and leaving"
-            );
-            break false;
+    if let Err(e) = transactions(&mut unit, clients, &group, &mut out, &mut clock, control) {
+        // A transaction left open would hold back `read_committed` readers of its topics until
+        // the broker aborts it (Tansu has been seen never to): abort it now, unless another
+        // owner fenced this producer (then it already was).
+        if !e.is_fenced()
+            && let Err(abort) = clients.producer.abort_transaction(ABORT_TIMEOUT)
+        {
+            tracing::debug!(unit = unit.name(), error = %abort, "no open transaction to abort");
         }
-        unit.before_poll(clients, &mut out)?;
-        let polled = clients.consumer.poll(Duration::from_millis(100));
-        let now = Instant::now();
-        let nothing = match polled {
-            Some(Ok(m)) => {
-                caught_up = false;
-                unit.take(&m, clients, &mut out, now)?;
-                false
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => {
-                caught_up = true;
-                true
-            }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "consumer error (librdkafka retries)");
-                false
-            }
-        };
-        let step = unit.tick(nothing, clients, &mut out, &control.health, now)?;
-        if step.rereading {
-            continue;
-        }
-        if clock.due(step.emitted, caught_up, step.dirty, now) || step.at_end {
-            commit(
-                &mut unit, clients, &group, &mut out, &mut clock, control, false,
-            )?;
-            if step.at_end {
-                break true;
-            }
-            begin(&clients.producer)?;
-        }
-    };
-    if !ended {
-        commit(
-            &mut unit, clients, &group, &mut out, &mut clock, control, true,
-        )?;
+        return Err(e);
     }
     let seconds = started.elapsed().as_secs_f64();
     unit.summary().seconds = seconds;
@@ -204,6 +168,65 @@ pub(super) fn drive(
         seconds,
     );
     Ok(summary)
+}
+
+/// How long a failing unit waits for the broker to abort its open transaction.
+const ABORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The transactions of a unit: begin, poll and tick, commit when due, until the end of its
+/// input or a stop request, then the final commit.
+fn transactions<U: UnitWork>(
+    unit: &mut U,
+    clients: &Clients,
+    group: &ConsumerGroupMetadata,
+    out: &mut UnitOutput<'_>,
+    clock: &mut CommitClock,
+    control: &Control,
+) -> Result<(), PipelineError> {
+    let mut caught_up = false;
+    begin(&clients.producer)?;
+    let ended = loop {
+        if control.shutdown.load(Ordering::SeqCst) {
+            tracing::info!(
+                unit = unit.name(),
+                "shutdown requested: committing and leaving"
+            );
+            break false;
+        }
+        unit.before_poll(clients, out)?;
+        let polled = clients.consumer.poll(Duration::from_millis(100));
+        let now = Instant::now();
+        let nothing = match polled {
+            Some(Ok(m)) => {
+                caught_up = false;
+                unit.take(&m, clients, out, now)?;
+                false
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {
+                caught_up = true;
+                true
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "consumer error (librdkafka retries)");
+                false
+            }
+        };
+        let step = unit.tick(nothing, clients, out, &control.health, now)?;
+        if step.rereading {
+            continue;
+        }
+        if clock.due(step.emitted, caught_up, step.dirty, now) || step.at_end {
+            commit(unit, clients, group, out, clock, control, false)?;
+            if step.at_end {
+                break true;
+            }
+            begin(&clients.producer)?;
+        }
+    };
+    if !ended {
+        commit(unit, clients, group, out, clock, control, true)?;
+    }
+    Ok(())
 }
 
 fn begin(producer: &BaseProducer) -> Result<(), PipelineError> {
