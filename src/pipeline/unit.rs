@@ -1,8 +1,9 @@
 //! The one loop every unit of `netkpi run` goes through. A unit (an input shard, the merger)
 //! says what a message does, what a tick after a poll does, and what its checkpoint and offsets
 //! are; [`drive`] owns the rest: polling, the commit clock, begin / commit of transactions (the
-//! checkpoint flushed before the offsets), the final commit, shutdown, and the telemetry of it
-//! all (transactions committed and failed, commit latency, health).
+//! checkpoint flushed before the offsets), the final commit, the abort of a failing unit's open
+//! transaction, shutdown, and the telemetry of it all (transactions committed and failed, commit
+//! latency, health).
 
 use super::checkpoint::commit_with;
 use super::output::KafkaOutput;
