@@ -5,6 +5,8 @@
 //! Records are made on the fly (not held) so that the peak RSS is the engine's: inventory, cell
 //! table, level tables and the open window's per-cell accumulators with their sketches.
 
+mod common;
+
 use netkpi::config::from_toml_str;
 use netkpi::engine::sources::Origin;
 use netkpi::engine::{Engine, KpiRecord, Output};
@@ -24,17 +26,6 @@ impl Output for Count {
     fn breach(&mut self, _: &BreachEvent) -> Result<(), Self::Error> {
         Ok(())
     }
-}
-
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn event(rng: &mut Rng, cell_id: String, t: i64, i: u64) -> Event {
@@ -82,7 +73,7 @@ fn fill(n: usize, per_cell: u64, report: bool) -> f64 {
     let ids: Vec<String> = cells.iter().map(|c| c.cell_id.clone()).collect();
     let mut engine = Engine::new(&settings.engine(), &cells);
     drop(cells);
-    let before = rss_kib("VmRSS:");
+    let before = common::status_kib("VmRSS:");
     let t0 = 1_767_268_800_000i64;
     let mut rng = Rng::new(5);
     let mut out = Count(0);
@@ -110,13 +101,13 @@ fn fill(n: usize, per_cell: u64, report: bool) -> f64 {
         println!(
             "RSS before records: {:.1} MiB; with the window open: {:.1} MiB",
             before as f64 / 1024.0,
-            rss_kib("VmRSS:") as f64 / 1024.0
+            common::status_kib("VmRSS:") as f64 / 1024.0
         );
         let _ = engine.finish(&mut out);
         println!("KPI records emitted at close: {}", out.0);
         println!(
             "peak RSS (VmHWM, close and roll-up included): {:.1} MiB",
-            rss_kib("VmHWM:") as f64 / 1024.0
+            common::peak_rss_mib()
         );
     }
     per_group
@@ -132,10 +123,10 @@ fn baselines(n: usize) {
     let table = CellTable::new(&cells);
     drop(cells);
     let peers = Peers::new(&table);
-    let before = rss_kib("VmRSS:");
+    let before = common::status_kib("VmRSS:");
     let settings = BaselineSettings::default();
     let mut watch = SleepWatch::new(0, n, settings);
-    let after = rss_kib("VmRSS:");
+    let after = common::status_kib("VmRSS:");
     let mut rng = Rng::new(9);
     let accs: Vec<netkpi::kpi::Acc> = (0..n)
         .map(|_| netkpi::kpi::Acc {

@@ -6,6 +6,8 @@
 //! shipped configuration. Prints the seconds of merging and of closing, per window emitted, and
 //! the peak RSS of the whole run.
 
+mod common;
+
 use netkpi::config::from_toml_str;
 use netkpi::engine::partial::Partial;
 use netkpi::engine::sources::{Origin, PartialOrigin};
@@ -40,32 +42,13 @@ impl Output for Collect {
     }
 }
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
     let (n_cells, n_records, shards) = (
-        env("NETKPI_BENCH_CELLS", 1_000_000),
-        env("NETKPI_BENCH_RECORDS", 3_000_000),
+        common::env_or("NETKPI_BENCH_CELLS", 1_000_000),
+        common::env_or("NETKPI_BENCH_RECORDS", 3_000_000),
         3,
     );
     let settings = from_toml_str(include_str!("../config/netkpi.toml"), Path::new("config"))
@@ -148,5 +131,8 @@ fn main() {
         "merger on one thread: merging partials {merging:.2} s, closing (roll-up, KPI records, thresholds) {closing:.2} s; {:.2} s per window emitted",
         (merging + closing) / windows.max(1) as f64
     );
-    println!("peak RSS of the whole run: {:.0} MiB", peak_rss_mib());
+    println!(
+        "peak RSS of the whole run: {:.0} MiB",
+        common::peak_rss_mib()
+    );
 }

@@ -4,6 +4,8 @@
 //! TRAI target set and prints records/s, seconds and peak RSS. Baseline in the same run: reading
 //! the same file and parsing each line into a `serde_json::Value`. Asserts nothing about time.
 
+mod common;
+
 use netkpi::config::from_toml_str;
 use netkpi::kpi::{Kpi, KpiValue};
 use netkpi::model::level::Dim;
@@ -12,25 +14,6 @@ use netkpi::report::{self, Request, calendar};
 use netkpi::traffic::{Rng, synthetic_inventory};
 use std::io::{BufRead, Write};
 use std::time::Instant;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 fn row(start: i64, level: &str, group: Vec<(Dim, String)>, rng: &mut Rng, scale: u64) -> KpiRow {
     let attempts = scale * (20 + rng.below(40));
@@ -69,8 +52,8 @@ fn row(start: i64, level: &str, group: Vec<(Dim, String)>, rng: &mut Rng, scale:
 }
 
 fn main() {
-    let cells = synthetic_inventory(env("NETKPI_BENCH_CELLS", 10_000), 1);
-    let days = env("NETKPI_BENCH_DAYS", 30) as i64;
+    let cells = synthetic_inventory(common::env_or("NETKPI_BENCH_CELLS", 10_000), 1);
+    let days = common::env_or("NETKPI_BENCH_DAYS", 30) as i64;
     let dir = tempfile::tempdir().expect("tempdir");
     // NETKPI_BENCH_KEEP=DIR keeps the input (kpis.jsonl, cells.csv, netkpi.toml) there.
     let keep = std::env::var_os("NETKPI_BENCH_KEEP").map(std::path::PathBuf::from);
@@ -177,6 +160,6 @@ fn main() {
         records as f64 / secs,
         baseline / secs,
         built.input.read.used,
-        peak_rss_mib()
+        common::peak_rss_mib()
     );
 }

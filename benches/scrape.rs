@@ -5,6 +5,8 @@
 //! held the `prometheus` crate's way (one registered gauge per label set, as netkpi did before):
 //! its RSS, and its scrape time for the 100 000 series.
 
+mod common;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use netkpi::engine::KpiRecord;
 use netkpi::kpi::{Acc, GroupContext, Kpi};
@@ -12,17 +14,6 @@ use netkpi::model::level::Dim;
 use netkpi::telemetry::metrics::Metrics;
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 use std::hint::black_box;
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn acc() -> Acc {
     let mut acc = Acc {
@@ -110,10 +101,10 @@ fn bench(c: &mut Criterion) {
     let mut keep = Vec::new();
     for (label, cells) in [("100k", 2_150usize), ("1m", 21_500)] {
         let ids: Vec<String> = (0..cells).map(|i| format!("C{i:07}")).collect();
-        let before = rss_kib();
+        let before = common::status_kib("VmRSS:");
         let metrics = Metrics::new(vec!["cell".into()]).expect("metrics");
         update(&metrics, &ids, &acc, 0);
-        let added = rss_kib().saturating_sub(before);
+        let added = common::status_kib("VmRSS:").saturating_sub(before);
         let text = String::from_utf8(metrics.encode()).expect("utf-8");
         println!(
             "scrape {label}: {} KPI series, {:.1} MiB of exposition, RSS added {:.1} MiB",
@@ -122,9 +113,9 @@ fn bench(c: &mut Criterion) {
             added as f64 / 1024.0
         );
         if label == "100k" {
-            let before = rss_kib();
+            let before = common::status_kib("VmRSS:");
             let baseline = registered_gauges(&text);
-            let added = rss_kib().saturating_sub(before);
+            let added = common::status_kib("VmRSS:").saturating_sub(before);
             println!(
                 "baseline {label} (registered gauges): RSS added {:.1} MiB",
                 added as f64 / 1024.0
