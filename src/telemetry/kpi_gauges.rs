@@ -207,25 +207,9 @@ fn escape(v: &str, quote: bool) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kpi::{Acc, GroupContext};
+    use crate::kpi::Acc;
     use crate::model::level::Dim;
-
-    fn record<'a>(group: &'a [(Dim, &'a str)], acc: &'a Acc) -> KpiRecord<'a> {
-        let ctx = GroupContext {
-            window_ms: 300_000,
-            inventory_cells: 1,
-        };
-        KpiRecord {
-            window_start: 0,
-            window_end: 300_000,
-            level: "cell",
-            group,
-            values: Kpi::ALL.map(|k| k.value(acc, ctx)),
-            pooling_samples: crate::kpi::pooling_samples(acc, ctx),
-            acc: Some(acc),
-            inventory_cells: 1,
-        }
-    }
+    use crate::telemetry::metrics::tests::record;
 
     /// The text a scrape reads: one HELP and TYPE per family, families sorted and whole, series
     /// group by group, `percentile` in its label-name place, label values escaped.
@@ -242,8 +226,8 @@ mod tests {
         }
         let odd = [(Dim::Cell, "Q\"\\\nZ"), (Dim::Region, "North")];
         let plain = [(Dim::Cell, "A1"), (Dim::Region, "North")];
-        gauges.set(&record(&odd, &acc));
-        gauges.set(&record(&plain, &acc));
+        gauges.set(&record(0, &odd, &acc));
+        gauges.set(&record(0, &plain, &acc));
         let mut text = String::new();
         gauges.encode(&mut text);
         assert!(text.contains(

@@ -282,12 +282,17 @@ impl Metrics {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::kpi::{Acc, GroupContext, Kpi};
     use crate::model::level::Dim;
 
-    fn record<'a>(start: i64, group: &'a [(Dim, &'a str)], acc: &'a Acc) -> KpiRecord<'a> {
+    /// A cell's KPI record of the 5-minute window starting at `start` (the telemetry tests').
+    pub(in crate::telemetry) fn record<'a>(
+        start: i64,
+        group: &'a [(Dim, &'a str)],
+        acc: &'a Acc,
+    ) -> KpiRecord<'a> {
         let ctx = GroupContext {
             window_ms: 300_000,
             inventory_cells: 1,
