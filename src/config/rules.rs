@@ -85,17 +85,42 @@ pub(super) fn validate_rule(
 
 /// `kind`: `threshold` (the default) or `sleeping_cell`.
 fn is_sleeping_cell(kind: Option<&str>, key: &impl Fn(&str) -> String, p: &mut Problems) -> bool {
-    match kind {
-        None | Some("threshold") => false,
-        Some("sleeping_cell") => true,
-        Some(other) => {
-            p.add(
-                key("kind"),
-                format!("`{other}` is not \"threshold\" or \"sleeping_cell\""),
-            );
-            false
-        }
-    }
+    let parse = |k: &str| match k {
+        "threshold" => Some(false),
+        "sleeping_cell" => Some(true),
+        _ => None,
+    };
+    kind.map_or(Some(false), |k| {
+        one_of(
+            Some(k),
+            "kind",
+            "\"threshold\" or \"sleeping_cell\"",
+            parse,
+            key,
+            p,
+        )
+    })
+    .unwrap_or(false)
+}
+
+/// A key whose value is one of a few words (`choices`, as the messages name them): a problem
+/// when it is missing or another word.
+fn one_of<T>(
+    text: Option<&str>,
+    field: &str,
+    choices: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<T> {
+    let Some(text) = text else {
+        p.add(key(field), format!("required: {choices}"));
+        return None;
+    };
+    parse(text).or_else(|| {
+        p.add(key(field), format!("`{text}` is not {choices}"));
+        None
+    })
 }
 
 /// `kpi`: a KPI name, or the traffic count.
@@ -122,16 +147,27 @@ fn during_outage(
     key: &impl Fn(&str) -> String,
     p: &mut Problems,
 ) -> Option<DuringOutage> {
-    let Some(text) = text else {
-        return Some(DuringOutage::Annotate);
-    };
-    DuringOutage::parse(text).or_else(|| {
-        p.add(
-            key("during_outage"),
-            format!("`{text}` is not \"annotate\" or \"suppress\""),
-        );
-        None
+    let choices = "\"annotate\" or \"suppress\"";
+    text.map_or(Some(DuringOutage::Annotate), |t| {
+        one_of(
+            Some(t),
+            "during_outage",
+            choices,
+            DuringOutage::parse,
+            key,
+            p,
+        )
     })
+}
+
+/// `severity`: critical, major, minor or warning.
+fn severity(
+    text: Option<&str>,
+    key: &impl Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<Severity> {
+    let choices = "critical, major, minor or warning";
+    one_of(text, "severity", choices, Severity::parse, key, p)
 }
 
 /// `level`: the level as written, and it with its index when it is a configured one.
@@ -198,16 +234,7 @@ fn thresholds(
     key: &impl Fn(&str) -> String,
     p: &mut Problems,
 ) -> (Option<Op>, Option<f64>, Option<f64>) {
-    let op = match r.op.as_deref() {
-        None => {
-            p.add(key("op"), "required: \"<\" or \">\"");
-            None
-        }
-        Some(o) => Op::parse(o).or_else(|| {
-            p.add(key("op"), format!("`{o}` is not \"<\" or \">\""));
-            None
-        }),
-    };
+    let op = one_of(r.op.as_deref(), "op", "\"<\" or \">\"", Op::parse, key, p);
     let raise = match r.raise {
         Some(v) if v.is_finite() => Some(v),
         Some(_) => {
@@ -236,28 +263,6 @@ fn thresholds(
         }
     }
     (op, raise, clear)
-}
-
-/// `severity`: critical, major, minor or warning.
-fn severity(
-    text: Option<&str>,
-    key: &impl Fn(&str) -> String,
-    p: &mut Problems,
-) -> Option<Severity> {
-    let Some(s) = text else {
-        p.add(
-            key("severity"),
-            "required: critical, major, minor or warning",
-        );
-        return None;
-    };
-    Severity::parse(s).or_else(|| {
-        p.add(
-            key("severity"),
-            format!("`{s}` is not critical, major, minor or warning"),
-        );
-        None
-    })
 }
 
 /// `window`: one of `windows.sizes` (the first when absent), as its index.

@@ -108,13 +108,13 @@ severity = "minor"
         "plans.\"GOLD\".min_dl_bps: required",
         "rules[0].kpi: unknown KPI `drop_rate`",
         "rules[1].level: `region,technology` is not a configured level",
-        "rules[0].op",
-        "rules[0].severity",
+        "rules[0].op: `<=` is not \"<\" or \">\"",
+        "rules[0].severity: `fatal` is not critical, major, minor or warning",
         "rules[0].window: `1h` is not one of windows.sizes",
         "rules[1].match.area: level `region,technology` has no dimension `area`",
         "rules[1].clear: for op \">\" clear (0.03) must be ≤ raise (0.02)",
         "rules[1].for_windows",
-        "rules[1].severity: required",
+        "rules[1].severity: required: critical, major, minor or warning",
         "rules[2].clear: for op \"<\" clear (0.4) must be ≥ raise (0.5)",
     ] {
         assert!(has(&p, needle), "missing `{needle}` in {p:#?}");
@@ -203,8 +203,8 @@ during_outage = "ignore"
         "sleeping.peer_share: -1 is out of range",
         "rules[0].kpi: a sleeping_cell rule has no such key",
         "rules[0].raise: a sleeping_cell rule has no such key",
-        "rules[1].kind: `dozing` is not",
-        "rules[1].during_outage: `ignore` is not",
+        "rules[1].kind: `dozing` is not \"threshold\" or \"sleeping_cell\"",
+        "rules[1].during_outage: `ignore` is not \"annotate\" or \"suppress\"",
     ] {
         assert!(has(&p, needle), "missing `{needle}` in {p:#?}");
     }
