@@ -1,6 +1,6 @@
 //! `netkpi replay`: files through the engine into KPI, breach and dead-letter files.
 
-use super::{create, http::make_reporting, load};
+use super::{create, create_in_background, http::make_reporting, load};
 use anyhow::{Result, bail};
 use netkpi::engine::Engine;
 use netkpi::telemetry::Reporters;
@@ -63,7 +63,7 @@ pub fn execute(args: Args) -> Result<ExitCode> {
         &mut engine,
         &inputs,
         &opts,
-        create(&kpis_out)?,
+        create_in_background(&kpis_out)?,
         create(&breaches_out)?,
         create(&dead_letters_out)?,
         Reporters {
