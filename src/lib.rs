@@ -22,3 +22,11 @@ pub mod source;
 pub mod telemetry;
 pub mod threshold;
 pub mod traffic;
+
+// The allocator of every program built on this library (the `netkpi` binary, its benches and
+// tests): mimalloc instead of glibc's malloc. Each record, window and output line allocates
+// and frees small buffers; with glibc, malloc, realloc, free and chunk coalescing took ~10 % of
+// the replay's engine thread, and mimalloc made the replay ~12 % faster for ~50 MiB more RSS
+// (docs/performance.md, `scripts/bench-replay-compare`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
