@@ -19,6 +19,12 @@
 
 /// How many values are kept exactly before switching to buckets.
 pub const EXACT_LIMIT: usize = 64;
+/// How many exact values live inside the sketch itself, with no allocation: most cells see
+/// only a few calls and sessions in a 5-minute window.
+pub const INLINE_VALUES: usize = 2;
+
+/// The exact values: inline up to [`INLINE_VALUES`], on the heap past that.
+pub type ExactValues = smallvec::SmallVec<[f64; INLINE_VALUES]>;
 /// Relative accuracy of the bucketed form.
 pub const ALPHA: f64 = 0.005;
 /// Values below this are counted as zero.
@@ -28,7 +34,7 @@ pub const MIN_POSITIVE: f64 = 1e-9;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Sketch {
     /// Few values, kept as they are (unsorted).
-    Exact(Vec<f64>),
+    Exact(ExactValues),
     /// Many values, in log buckets.
     Buckets(Box<Buckets>),
 }
@@ -44,7 +50,7 @@ pub struct Buckets {
 
 impl Default for Sketch {
     fn default() -> Self {
-        Sketch::Exact(Vec::new())
+        Sketch::Exact(ExactValues::new())
     }
 }
 
@@ -240,7 +246,8 @@ impl Sketch {
     /// Heap bytes owned by this sketch (for the memory report).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Sketch::Exact(v) => v.capacity() * 8,
+            Sketch::Exact(v) if v.spilled() => v.capacity() * 8,
+            Sketch::Exact(_) => 0,
             Sketch::Buckets(b) => b.heap_bytes(),
         }
     }
@@ -335,7 +342,7 @@ mod tests {
     #[test]
     fn an_oversized_exact_sketch_from_a_checkpoint_still_answers() {
         let values: Vec<f64> = (0..200).rev().map(f64::from).collect();
-        let s = Sketch::Exact(values.clone());
+        let s = Sketch::Exact(values.iter().copied().collect());
         assert_eq!(s.quantile(500), Some(exact_nearest_rank(&values, 500)));
     }
 }
