@@ -11,7 +11,8 @@ use crate::inventory::Cell;
 use crate::model::Technology;
 use crate::model::level::{Dim, Level};
 use compact_str::CompactString;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
 
 /// The value of a dimension for a cell outside the inventory.
 pub const UNKNOWN: &str = "UNKNOWN";
@@ -19,12 +20,14 @@ pub const UNKNOWN: &str = "UNKNOWN";
 /// A group's member cell of record when every member was forgotten.
 const NO_CELL: u32 = u32::MAX;
 
-/// What the engine knows of one cell.
+/// What the engine knows of one cell. Site and region values are shared by every cell that
+/// has them (a million cells hold a few thousand site and a few region strings, not a million
+/// of each); an id of up to 24 bytes is stored inline.
 #[derive(Debug, Clone)]
 pub struct CellInfo {
-    pub id: Box<str>,
-    pub site: Box<str>,
-    pub region: Box<str>,
+    pub id: CompactString,
+    pub site: Arc<str>,
+    pub region: Arc<str>,
     pub area: &'static str,
     pub technology: Technology,
     /// Whether the cell is in the inventory.
@@ -61,11 +64,22 @@ impl CellTable {
     /// A table holding the inventory.
     pub fn new(inventory: &[Cell]) -> Self {
         let mut t = CellTable::default();
+        t.cells.reserve_exact(inventory.len());
+        t.index.reserve(inventory.len());
+        let mut shared: FxHashSet<Arc<str>> = FxHashSet::default();
+        let mut share = |value: &str| -> Arc<str> {
+            if let Some(known) = shared.get(value) {
+                return Arc::clone(known);
+            }
+            let new: Arc<str> = value.into();
+            shared.insert(Arc::clone(&new));
+            new
+        };
         for c in inventory {
             t.push(CellInfo {
                 id: c.cell_id.as_str().into(),
-                site: c.site_id.as_str().into(),
-                region: c.region.as_str().into(),
+                site: share(&c.site_id),
+                region: share(&c.region),
                 area: c.area.as_str(),
                 technology: c.technology,
                 known: true,
@@ -78,7 +92,7 @@ impl CellTable {
 
     fn push(&mut self, info: CellInfo) -> u32 {
         let idx = self.cells.len() as u32;
-        self.index.insert(CompactString::from(&*info.id), idx);
+        self.index.insert(info.id.clone(), idx);
         self.cells.push(info);
         idx
     }
