@@ -1,6 +1,7 @@
 //! Memory per open (window, group) and peak RSS for one million cells with one open 5-minute
-//! window, and the baselines of a million cells (run: `cargo bench --bench memory`). Prints a
-//! report; asserts nothing about time.
+//! window (3 and 10 records per cell, the shipped configuration), and the baselines of a million
+//! cells (run: `cargo bench --bench memory [-- CASE]`; each case runs in a process of its own).
+//! Prints a report; asserts nothing about time.
 //!
 //! Records are made on the fly (not held) so that the peak RSS is the engine's: inventory, cell
 //! table, level tables and the open window's per-cell accumulators with their sketches.
@@ -65,10 +66,23 @@ fn event(rng: &mut Rng, cell_id: String, t: i64, i: u64) -> Event {
     }
 }
 
+/// The shipped configuration (5-minute and 1-hour windows), or the same with only the 5-minute
+/// windows (`five_minutes_only`: one open window, the 1-hour ones left out).
+fn shipped_config(five_minutes_only: bool) -> netkpi::config::Settings {
+    let shipped = include_str!("../config/netkpi.toml");
+    let text = if five_minutes_only {
+        shipped
+            .replace("sizes = [\"5m\", \"1h\"]", "sizes = [\"5m\"]")
+            .replace("window = \"1h\"", "window = \"5m\"")
+    } else {
+        shipped.to_string()
+    };
+    from_toml_str(&text, Path::new("config")).expect("config")
+}
+
 /// Feeds `per_cell` records to each of `n` cells in one window; returns bytes per cell group.
-fn fill(n: usize, per_cell: u64, report: bool) -> f64 {
-    let settings =
-        from_toml_str(include_str!("../config/netkpi.toml"), Path::new("config")).expect("config");
+fn fill(n: usize, per_cell: u64, report: bool, five_minutes_only: bool) -> f64 {
+    let settings = shipped_config(five_minutes_only);
     let cells = synthetic_inventory(n, 3);
     let ids: Vec<String> = cells.iter().map(|c| c.cell_id.clone()).collect();
     let mut engine = Engine::new(&settings.engine(), &cells);
@@ -160,22 +174,68 @@ fn baselines(n: usize) {
     println!("one window's verdicts and learning for every cell: {per_close:.3} s on one thread");
 }
 
+/// The cases, each run in a process of its own so that its peak RSS is its own.
+const CASES: [&str; 5] = [
+    "baselines",
+    "footprint",
+    "million-3",
+    "million-3-5m-only",
+    "million-10",
+];
+
+fn run_case(case: &str) {
+    match case {
+        "baselines" => {
+            println!("== baselines of one million cells (a sleeping-cell rule) ==");
+            baselines(1_000_000);
+        }
+        "footprint" => {
+            println!(
+                "== per-group footprint by load (bytes per open (window, cell) accumulator) =="
+            );
+            for per_cell in [0, 2, 10, 64, 200, 1000] {
+                println!(
+                    "{per_cell:>5} records per cell: {:>7.0} B",
+                    fill(1000, per_cell, false, false)
+                );
+            }
+        }
+        "million-3" => {
+            println!("== one million cells, 3 million records in one 5-minute window ==");
+            fill(1_000_000, 3, true, false);
+        }
+        "million-3-5m-only" => {
+            println!("== the same with 5-minute windows only (no 1-hour window open beside it) ==");
+            fill(1_000_000, 3, true, true);
+        }
+        "million-10" => {
+            println!("== one million cells, 10 million records in one 5-minute window ==");
+            fill(1_000_000, 10, true, false);
+        }
+        other => println!("no case `{other}`: one of {CASES:?}"),
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
     // `cargo test --benches` runs this without `--bench`: only `cargo bench` does the work.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("memory report: run `cargo bench --bench memory`");
+    if !args.iter().any(|a| a == "--bench") {
+        println!(
+            "memory report: run `cargo bench --bench memory [-- CASE]`, CASE one of {CASES:?}"
+        );
         return;
     }
-    // First, in a fresh heap, so that the RSS it adds is its own.
-    println!("== baselines of one million cells (a sleeping-cell rule) ==");
-    baselines(1_000_000);
-    println!("\n== per-group footprint by load (bytes per open (window, cell) accumulator) ==");
-    for per_cell in [0, 2, 10, 64, 200, 1000] {
-        println!(
-            "{per_cell:>5} records per cell: {:>7.0} B",
-            fill(1000, per_cell, false)
-        );
+    if let Some(case) = args.iter().find(|a| CASES.contains(&a.as_str())) {
+        run_case(case);
+        return;
     }
-    println!("\n== one million cells, one open 5-minute window ==");
-    fill(1_000_000, 10, true);
+    let me = std::env::current_exe().expect("own path");
+    for case in CASES {
+        let status = std::process::Command::new(&me)
+            .args(["--bench", case])
+            .status()
+            .expect("run a case");
+        assert!(status.success(), "case {case} failed");
+        println!();
+    }
 }
