@@ -11,6 +11,7 @@
 
 use super::avro_codec::Codec;
 use super::avro_value::{kind_of_value, to_raw};
+use super::read_ahead::{READ_STEP, ReadAhead};
 use super::{Item, Location, RawPayload, ReadLimits, SourceError};
 use crate::model::validate::{Reason, Reject, validate};
 use apache_avro::Schema;
@@ -47,22 +48,25 @@ struct Header {
     sync: [u8; 16],
 }
 
+/// The header error that more bytes may cure.
+const TRUNCATED_HEADER: &str = "truncated header";
+
 fn read_header(buf: &[u8], pos: &mut usize) -> Result<Header, String> {
     *pos = 4;
     let mut schema = None;
     let mut codec = String::from("null");
     loop {
-        let mut count = read_long(buf, pos).ok_or("truncated header")?;
+        let mut count = read_long(buf, pos).ok_or(TRUNCATED_HEADER)?;
         if count == 0 {
             break;
         }
         if count < 0 {
             count = count.checked_neg().ok_or("corrupt header")?;
-            read_long(buf, pos).ok_or("truncated header")?;
+            read_long(buf, pos).ok_or(TRUNCATED_HEADER)?;
         }
         for _ in 0..count {
-            let key = read_bytes(buf, pos).ok_or("truncated header")?;
-            let value = read_bytes(buf, pos).ok_or("truncated header")?;
+            let key = read_bytes(buf, pos).ok_or(TRUNCATED_HEADER)?;
+            let value = read_bytes(buf, pos).ok_or(TRUNCATED_HEADER)?;
             match key {
                 b"avro.schema" => schema = Some(value),
                 b"avro.codec" => codec = String::from_utf8_lossy(value).into_owned(),
@@ -73,7 +77,7 @@ fn read_header(buf: &[u8], pos: &mut usize) -> Result<Header, String> {
     let sync: [u8; 16] = buf
         .get(*pos..pos.saturating_add(16))
         .and_then(|s| s.try_into().ok())
-        .ok_or("truncated header")?;
+        .ok_or(TRUNCATED_HEADER)?;
     *pos += 16;
     let schema = std::str::from_utf8(schema.ok_or("header has no avro.schema")?)
         .map_err(|e| format!("schema is not UTF-8: {e}"))?;
@@ -132,18 +136,45 @@ fn block_at<'a>(
     }
 }
 
-/// Reads a whole container file held in `buf`; `name` names it in sources.
-pub fn read<E: From<SourceError>>(
-    buf: &[u8],
+/// Bytes past a block's start that decide whether it checks out: its own count, size, data and
+/// sync marker, and those of the block after it (which decide a damaged sync marker).
+fn block_reach(max_block_bytes: usize) -> usize {
+    2 * (max_block_bytes + 36)
+}
+
+/// Reads a container file from `input` as a stream (holding the block being read and what
+/// follows it up to [`block_reach`], never the whole file); `name` names it in sources.
+pub fn read<E: From<SourceError>, R: std::io::Read>(
+    input: R,
     name: &str,
     limits: &ReadLimits,
     f: &mut dyn FnMut(Item<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
+    let io = |source| SourceError::Io {
+        path: name.to_string(),
+        source,
+    };
+    let mut win = ReadAhead::new(input);
+    win.hold_to(4096).map_err(io)?;
     let mut pos = 0;
-    let header = match read_header(buf, &mut pos) {
+    let header = loop {
+        match read_header(win.bytes(), &mut pos) {
+            Err(detail) if detail == TRUNCATED_HEADER && !win.at_end() => {
+                if win.end() >= block_reach(limits.max_block_bytes) {
+                    break Err(format!(
+                        "header longer than {} bytes (twice input.max_block_bytes)",
+                        win.end()
+                    ));
+                }
+                win.more(win.bytes().len()).map_err(io)?;
+            }
+            other => break other,
+        }
+    };
+    let header = match header {
         Ok(h) => h,
         Err(detail) => {
-            let head = &buf[..buf.len().min(4096)];
+            let head = &win.bytes()[..win.bytes().len().min(4096)];
             return f(Item {
                 event: Err(Reject::new(
                     Reason::Malformed,
@@ -177,27 +208,34 @@ pub fn read<E: From<SourceError>>(
         }
     };
     let mut index: u64 = 0;
-    while pos < buf.len() {
+    while win.hold_to(pos + 1).map_err(io)? {
+        win.release_before(pos);
         let block_start = pos;
-        let block = match block_at(buf, pos, &header.sync, limits.max_block_bytes) {
+        let damage =
+            settle_block(&mut win, pos, &header.sync, limits.max_block_bytes).map_err(io)?;
+        let held = win.bytes();
+        let base = win.base();
+        let block = match damage.map_or_else(
+            || {
+                block_at(held, pos - base, &header.sync, limits.max_block_bytes)
+                    .map_err(|_| (pos, "it cannot be delimited"))
+            },
+            Err,
+        ) {
             Ok(block) => block,
-            Err(resume) => {
+            Err((resume, what)) => {
                 // Damaged: dead-letter its bytes, resume at the next block that checks out.
-                let (resume, what) = match resume {
-                    Some(next) => (next, "its sync marker is damaged"),
-                    None => (
-                        find_sync(buf, block_start + 1, &header.sync).unwrap_or(buf.len()),
-                        "its count, size or sync marker does not match the bytes there; skipped to the next sync marker",
-                    ),
-                };
                 index += 1;
                 let detail = format!("corrupt Avro block at byte {block_start}: {what}");
-                reject(f, name, index, detail, &buf[block_start..resume])?;
-                pos = resume;
+                let bytes = held
+                    .get(block_start - base..resume - base)
+                    .unwrap_or_default();
+                reject(f, name, index, detail, bytes)?;
+                pos = resume.max(block_start + 1);
                 continue;
             }
         };
-        pos = block.next;
+        pos = block.next + base;
         let count = block.count;
         match header.codec.decompress(block.data, limits.max_block_bytes) {
             Ok(data) => read_block(&reader, &header.schema, &data, count, name, &mut index, f)?,
@@ -209,6 +247,52 @@ pub fn read<E: From<SourceError>>(
         }
     }
     Ok(())
+}
+
+/// Reads until whether the block at offset `pos` checks out cannot change; returns `None` when
+/// it does (it is then held whole), or the offset to resume at and why it does not.
+fn settle_block<R: std::io::Read>(
+    win: &mut ReadAhead<R>,
+    pos: usize,
+    sync: &[u8; 16],
+    max: usize,
+) -> std::io::Result<Option<(usize, &'static str)>> {
+    let reach = pos.saturating_add(block_reach(max));
+    // More bytes can turn a damaged-looking block into a good one until the reach is held.
+    while block_at(win.bytes(), pos - win.base(), sync, max).is_err()
+        && !win.at_end()
+        && win.end() < reach
+    {
+        win.more(win.bytes().len())?;
+    }
+    Ok(match block_at(win.bytes(), pos - win.base(), sync, max) {
+        Ok(_) => None,
+        Err(Some(next)) => Some((next + win.base(), "its sync marker is damaged")),
+        Err(None) => {
+            // A long damaged stretch is cut into dead letters of at most the reach each, so
+            // that no more than that is held (the last 15 bytes may start the next marker).
+            let found = loop {
+                let base = win.base();
+                let within = win
+                    .bytes()
+                    .get(..reach.min(win.end()) - base)
+                    .unwrap_or_default();
+                if let Some(at) = find_sync(within, pos + 1 - base, sync) {
+                    break at + base;
+                }
+                if win.end() >= reach {
+                    break reach - 15;
+                }
+                if !win.more(READ_STEP.min(reach - win.end()))? {
+                    break win.end();
+                }
+            };
+            Some((
+                found,
+                "its count, size or sync marker does not match the bytes there; skipped to the next sync marker",
+            ))
+        }
+    })
 }
 
 fn reject<E>(

@@ -10,6 +10,7 @@ pub mod avro_file;
 pub mod avro_value;
 pub mod background;
 pub mod json;
+pub mod read_ahead;
 pub mod writer_schema;
 
 use crate::model::Event;
@@ -164,11 +165,9 @@ pub fn read_file_counted<E: From<SourceError>>(
     let mut input = Counted { inner, read };
     let mut head = Vec::with_capacity(4);
     (&mut input).take(4).read_to_end(&mut head).map_err(io)?;
-    let mut whole = std::io::Cursor::new(head.clone()).chain(input);
+    let whole = std::io::Cursor::new(head.clone()).chain(input);
     if head == avro_file::MAGIC {
-        let mut bytes = Vec::new();
-        whole.read_to_end(&mut bytes).map_err(io)?;
-        avro_file::read(&bytes, &name, limits, f)
+        avro_file::read(whole, &name, limits, f)
     } else {
         let mut reader = std::io::BufReader::with_capacity(1 << 20, whole);
         json::read_lines(&mut reader, &name, limits.max_record_bytes, f)

@@ -687,3 +687,63 @@ fn secrets_never_appear_in_any_spelling() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no.such.property"), "{out}");
 }
+
+#[test]
+fn a_long_damaged_stretch_is_cut_into_bounded_dead_letters() {
+    // max_block_bytes 1 KiB: a block is settled within 2 × (1024 + 36) bytes, and a damaged
+    // stretch is dead-lettered in pieces of at most that, never held whole.
+    let reach = 2 * (1024 + 36);
+    let s = settings("[input]\nmax_block_bytes = \"1KiB\"\n");
+    let evs = good_events(10);
+    let block = |r: &[Event]| r.iter().map(datum).collect::<Vec<_>>().concat();
+    let (a, b) = evs.split_at(5);
+    let mut bytes = raw_container(
+        &input_union_schema().canonical_form(),
+        "null",
+        &[(5, block(a)), (5, block(b))],
+    );
+    let first_sync_end = bytes
+        .windows(16)
+        .position(|w| w == SYNC)
+        .expect("header sync")
+        + 16;
+    let block_a_end = first_sync_end
+        + bytes[first_sync_end..]
+            .windows(16)
+            .position(|w| w == SYNC)
+            .expect("block sync")
+        + 16;
+    let garbage: Vec<u8> = (0..64 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    // Overwritten bytes where blocks were: the marker that ended the last of them is intact.
+    let damaged = [garbage.as_slice(), &SYNC].concat();
+    bytes.splice(block_a_end..block_a_end, damaged);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("stretch.avro");
+    std::fs::write(&path, &bytes).expect("write");
+    let r = replay_files(&s, &small_inventory(), &[path]);
+    assert_eq!(
+        r.counters.records_read - r.counters.dead_letters_total(),
+        10
+    );
+    let starts: Vec<usize> = r
+        .dead
+        .iter()
+        .map(|d| {
+            let detail = d["detail"].as_str().unwrap_or("");
+            assert!(detail.contains("corrupt Avro block"), "{detail}");
+            detail
+                .split("at byte ")
+                .nth(1)
+                .and_then(|t| t.split(':').next())
+                .and_then(|n| n.parse().ok())
+                .expect("offset in the detail")
+        })
+        .collect();
+    assert!(starts.len() >= garbage.len() / reach, "{starts:?}");
+    assert_eq!(starts.first(), Some(&block_a_end));
+    for pair in starts.windows(2) {
+        assert!(pair[1] - pair[0] <= reach, "{starts:?}");
+    }
+    let last_end = block_a_end + garbage.len() + 16;
+    assert!(last_end - starts[starts.len() - 1] <= reach, "{starts:?}");
+}
