@@ -118,13 +118,17 @@ fn registry_outage_is_ridden_out(outage: Outage, lasts: Duration, group: &str) -
         let done = done.clone();
         std::thread::spawn(move || sample_health(&health, || done.load(Ordering::SeqCst)))
     };
-    netkpi::pipeline::run(
+    let summary = netkpi::pipeline::run(
         &s,
         &cells,
         netkpi::pipeline::RunOptions { exit_at_end: true },
         &control,
     )
     .expect("the run outlives the registry outage");
+    eprintln!(
+        "run: {} records read, {} transactions, restored {}",
+        summary.counters.records_read, summary.transactions, summary.restored
+    );
     done.store(true, Ordering::SeqCst);
     let reported = watcher.join().expect("watcher");
     let reference = replay_lines(&s, &cells, &lines);

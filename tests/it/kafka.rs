@@ -289,7 +289,7 @@ pub fn assert_kpis_topic_equals(s: &Settings, reference: &[Value]) {
     // before (seen as no record at all when every KPI record was in the run's last
     // transaction): read again for a few seconds before comparing, and say so when it helped.
     // Under the full suite's load on two cores the lag has been seen to last over 10 s.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let mut first = None;
     let kpis = loop {
         let records = distinct(read_all(&s.kafka, "kpis").expect("read kpis"));
@@ -305,10 +305,35 @@ pub fn assert_kpis_topic_equals(s: &Settings, reference: &[Value]) {
             kpis.len()
         );
     }
+    if kpis.len() < reference.len() {
+        // Tells "the run wrote nothing" from "the broker holds records it does not serve".
+        eprintln!(
+            "kpis topic: {} distinct records read, {} expected; partition watermarks (low, high): {:?}",
+            kpis.len(),
+            reference.len(),
+            watermarks(s, "kpis")
+        );
+    }
     assert_same_kpis(
         &sorted(kpis, kpi_sort_key),
         &sorted(reference.to_vec(), kpi_sort_key),
     );
+}
+
+/// Each partition's low and high watermark of `topic` (or why they could not be read).
+fn watermarks(s: &Settings, topic: &str) -> Result<Vec<(i32, i64, i64)>, String> {
+    use rdkafka::consumer::Consumer as _;
+    let reader = netkpi::kafka::client::topic_reader(&s.kafka).map_err(|e| e.to_string())?;
+    let parts = netkpi::kafka::client::partitions_of(&reader, topic).map_err(|e| e.to_string())?;
+    parts
+        .into_iter()
+        .map(|p| {
+            reader
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .map(|(low, high)| (p, low, high))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// The distinct records of the `kpi-breaches` topic equal `reference` (replay output).
