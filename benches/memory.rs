@@ -85,7 +85,9 @@ fn fill(n: usize, per_cell: u64, report: bool, five_minutes_only: bool) -> f64 {
     let settings = shipped_config(five_minutes_only);
     let cells = synthetic_inventory(n, 3);
     let ids: Vec<String> = cells.iter().map(|c| c.cell_id.clone()).collect();
+    let unbuilt = common::status_kib("VmRSS:");
     let mut engine = Engine::new(&settings.engine(), &cells);
+    let built = common::status_kib("VmRSS:");
     drop(cells);
     let before = common::status_kib("VmRSS:");
     let t0 = 1_767_268_800_000i64;
@@ -111,6 +113,10 @@ fn fill(n: usize, per_cell: u64, report: bool, five_minutes_only: bool) -> f64 {
         println!(
             "accumulator bytes in the open window: {:.1} MiB, {per_group:.0} B per (window, cell group)",
             bytes as f64 / (1 << 20) as f64
+        );
+        println!(
+            "RSS added by building the engine (cell table, level tables, baselines): {:.1} MiB",
+            built.saturating_sub(unbuilt) as f64 / 1024.0
         );
         println!(
             "RSS before records: {:.1} MiB; with the window open: {:.1} MiB",
