@@ -44,6 +44,7 @@ fn init_logging(format: LogFormat, level: &str) {
 }
 
 fn main() -> ExitCode {
+    netkpi::keep_freed_memory_a_second();
     let cli = Cli::parse();
     // The demo's terminal view is the output: keep routine log lines out of it unless asked.
     let level = if matches!(cli.command, commands::Command::Demo(_)) && cli.log_level == "info" {
