@@ -85,7 +85,7 @@ pub fn replay<K: Write, B: Write, D: Write>(
         .sum();
     let mut progress = ProgressDisplay::new("replay");
     let reader = BackgroundReader::start(inputs.to_vec(), opts.limits)?;
-    while let Some(batch) = reader.next()?? {
+    while let Some(mut batch) = reader.next()?? {
         let bytes_read = batch.bytes_read;
         batch.for_each::<ReplayError>(&mut |item| {
             counters.records_read += 1;
@@ -123,6 +123,7 @@ pub fn replay<K: Write, B: Write, D: Write>(
             }
             Ok(())
         })?;
+        reader.recycle(batch);
     }
     progress.finish();
     engine.finish(&mut out)?;

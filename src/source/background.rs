@@ -4,7 +4,10 @@
 //! record more), through a channel that holds at most [`BATCHES_IN_FLIGHT`] batches. Decoding
 //! runs beside whatever consumes the records, and what is in flight is bounded whatever the
 //! input's size. Each record keeps its location and
-//! its original bytes, so that a dead letter can still be written for it downstream.
+//! its original bytes, so that a dead letter can still be written for it downstream. Batches
+//! the consumer is done with go back to the reading thread ([`BackgroundReader::recycle`], at
+//! most [`SPARE_BATCHES`] held), so that their buffers are filled again instead of allocated
+//! (and their pages zeroed by the kernel) anew.
 
 use super::{Item, Location, RawPayload, ReadLimits, SourceError, read_file_counted};
 use crate::model::Event;
@@ -18,6 +21,8 @@ pub const BATCH_RECORDS: usize = 1024;
 pub const BATCH_BYTES: usize = 4 << 20;
 /// Batches between the reading thread and the consumer at most.
 pub const BATCHES_IN_FLIGHT: usize = 4;
+/// Emptied batches waiting to be filled again at most.
+pub const SPARE_BATCHES: usize = BATCHES_IN_FLIGHT + 2;
 
 /// Consecutive records of one input, with their original bytes side by side.
 #[derive(Debug)]
@@ -48,6 +53,21 @@ impl Batch {
         }
     }
 
+    /// An emptied batch of `spare` (its buffers kept), else a new one.
+    fn reuse(spare: &Receiver<Batch>, file: &str) -> Self {
+        match spare.try_recv() {
+            Ok(mut b) => {
+                b.file.clear();
+                b.file.push_str(file);
+                b.records.clear();
+                b.bytes.clear();
+                b.bytes_read = 0;
+                b
+            }
+            Err(_) => Batch::new(file),
+        }
+    }
+
     fn push(&mut self, item: Item<'_>) {
         let (raw, binary) = match item.payload {
             RawPayload::Text(b) => (b, false),
@@ -72,8 +92,9 @@ impl Batch {
         self.records.is_empty()
     }
 
-    /// Hands each record to `f` as the reader read it, in order; an error of `f` stops.
-    pub fn for_each<E>(self, f: &mut dyn FnMut(Item<'_>) -> Result<(), E>) -> Result<(), E> {
+    /// Hands each record to `f` as the reader read it, in order, and empties the batch; an
+    /// error of `f` stops (the records after it are dropped).
+    pub fn for_each<E>(&mut self, f: &mut dyn FnMut(Item<'_>) -> Result<(), E>) -> Result<(), E> {
         let Batch {
             file,
             records,
@@ -81,13 +102,13 @@ impl Batch {
             ..
         } = self;
         let mut start = 0;
-        for r in records {
+        for r in records.drain(..) {
             let raw = bytes.get(start..r.end).unwrap_or_default();
             start = r.end;
             f(Item {
                 event: r.event,
                 source: Location {
-                    file: &file,
+                    file: file.as_str(),
                     index: r.index,
                 },
                 payload: if r.binary {
@@ -123,17 +144,25 @@ pub enum BackgroundError {
 /// The records of `inputs`, read in order on a thread of their own.
 pub struct BackgroundReader {
     from: Receiver<Reading>,
+    spare: SyncSender<Batch>,
 }
 
 impl BackgroundReader {
     /// Starts reading `inputs` (files, or `-` for standard input) in order.
     pub fn start(inputs: Vec<PathBuf>, limits: ReadLimits) -> Result<Self, BackgroundError> {
         let (to, from) = sync_channel(BATCHES_IN_FLIGHT);
+        let (spare, spares) = sync_channel(SPARE_BATCHES);
         std::thread::Builder::new()
             .name("netkpi-read".into())
-            .spawn(move || read_all(&inputs, &limits, &to))
+            .spawn(move || read_all(&inputs, &limits, &to, &spares))
             .map_err(BackgroundError::Spawn)?;
-        Ok(BackgroundReader { from })
+        Ok(BackgroundReader { from, spare })
+    }
+
+    /// Gives a batch that [`Batch::for_each`] emptied back to the reading thread (dropped when
+    /// [`SPARE_BATCHES`] are already waiting or the thread is done).
+    pub fn recycle(&self, batch: Batch) {
+        let _ = self.spare.try_send(batch);
     }
 
     /// The next batch (`Ok(None)` at the end of the inputs).
@@ -160,18 +189,23 @@ impl From<SourceError> for Stop {
     }
 }
 
-fn read_all(inputs: &[PathBuf], limits: &ReadLimits, to: &SyncSender<Reading>) {
+fn read_all(
+    inputs: &[PathBuf],
+    limits: &ReadLimits,
+    to: &SyncSender<Reading>,
+    spares: &Receiver<Batch>,
+) {
     let mut before = 0u64;
     for path in inputs {
         let name = path.display().to_string();
         let read = std::cell::Cell::new(0u64);
-        let mut batch = Batch::new(&name);
+        let mut batch = Batch::reuse(spares, &name);
         let result = read_file_counted::<Stop>(path, limits, &read, &mut |item| {
             batch.push(item);
             if batch.len() < BATCH_RECORDS && batch.bytes.len() < BATCH_BYTES {
                 return Ok(());
             }
-            let mut full = std::mem::replace(&mut batch, Batch::new(&name));
+            let mut full = std::mem::replace(&mut batch, Batch::reuse(spares, &name));
             full.bytes_read = before + read.get();
             to.send(Reading::Batch(full)).map_err(|_| Stop::Gone)
         });
@@ -215,7 +249,7 @@ mod tests {
         let mut last_bytes = 0;
         let failed = loop {
             match reader.next().expect("thread") {
-                Ok(Some(batch)) => {
+                Ok(Some(mut batch)) => {
                     assert!(batch.len() <= BATCH_RECORDS && batch.bytes_read >= last_bytes);
                     last_bytes = batch.bytes_read;
                     batch
@@ -228,6 +262,8 @@ mod tests {
                             Ok(())
                         })
                         .expect("no error");
+                    assert!(batch.is_empty());
+                    reader.recycle(batch);
                 }
                 Ok(None) => panic!("the missing input must fail"),
                 Err(e) => break e,
