@@ -367,6 +367,14 @@ fn raw_container(schema: &str, codec: &str, blocks: &[(u64, Vec<u8>)]) -> Vec<u8
     out
 }
 
+/// Offset of the first sync marker at or after `from`.
+fn sync_at(bytes: &[u8], from: usize) -> usize {
+    from + bytes[from..]
+        .windows(16)
+        .position(|w| w == SYNC)
+        .expect("a sync marker")
+}
+
 fn replay_avro(bytes: &[u8]) -> Replayed {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("in.avro");
@@ -469,16 +477,7 @@ fn block_counts_and_sync_markers_are_checked_against_the_bytes() {
         "null",
         &[(100, block(a)), (100, block(b)), (100, block(c))],
     );
-    let first_sync_end = bytes
-        .windows(16)
-        .position(|w| w == SYNC)
-        .expect("header sync")
-        + 16;
-    let second = first_sync_end
-        + bytes[first_sync_end..]
-            .windows(16)
-            .position(|w| w == SYNC)
-            .expect("block sync");
+    let second = sync_at(&bytes, sync_at(&bytes, 0) + 16);
     bytes[second + 3] ^= 0xff;
     let r = replay_avro(&bytes);
     let good: u64 = r.counters.records_read - r.counters.dead_letters_total();
@@ -702,17 +701,7 @@ fn a_long_damaged_stretch_is_cut_into_bounded_dead_letters() {
         "null",
         &[(5, block(a)), (5, block(b))],
     );
-    let first_sync_end = bytes
-        .windows(16)
-        .position(|w| w == SYNC)
-        .expect("header sync")
-        + 16;
-    let block_a_end = first_sync_end
-        + bytes[first_sync_end..]
-            .windows(16)
-            .position(|w| w == SYNC)
-            .expect("block sync")
-        + 16;
+    let block_a_end = sync_at(&bytes, sync_at(&bytes, 0) + 16) + 16;
     let garbage: Vec<u8> = (0..64 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
     // Overwritten bytes where blocks were: the marker that ended the last of them is intact.
     let damaged = [garbage.as_slice(), &SYNC].concat();
