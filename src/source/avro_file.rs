@@ -160,10 +160,10 @@ pub fn read<E: From<SourceError>, R: std::io::Read>(
     let header = loop {
         match read_header(win.bytes(), &mut pos) {
             Err(detail) if detail == TRUNCATED_HEADER && !win.at_end() => {
-                if win.end() >= block_reach(limits.max_block_bytes) {
+                let most = block_reach(limits.max_block_bytes);
+                if win.end() >= most {
                     break Err(format!(
-                        "header longer than {} bytes (twice input.max_block_bytes)",
-                        win.end()
+                        "header longer than {most} bytes (2 × (input.max_block_bytes + 36))"
                     ));
                 }
                 win.more(win.bytes().len()).map_err(io)?;
@@ -215,10 +215,11 @@ pub fn read<E: From<SourceError>, R: std::io::Read>(
             settle_block(&mut win, pos, &header.sync, limits.max_block_bytes).map_err(io)?;
         let held = win.bytes();
         let base = win.base();
+        // `settle_block` found it good and holds it whole: the error arm is for damage only.
         let block = match damage.map_or_else(
             || {
                 block_at(held, pos - base, &header.sync, limits.max_block_bytes)
-                    .map_err(|_| (pos, "it cannot be delimited"))
+                    .map_err(|_| (pos + 1, "it cannot be delimited"))
             },
             Err,
         ) {
@@ -231,7 +232,7 @@ pub fn read<E: From<SourceError>, R: std::io::Read>(
                     .get(block_start - base..resume - base)
                     .unwrap_or_default();
                 reject(f, name, index, detail, bytes)?;
-                pos = resume.max(block_start + 1);
+                pos = resume;
                 continue;
             }
         };
@@ -259,40 +260,41 @@ fn settle_block<R: std::io::Read>(
 ) -> std::io::Result<Option<(usize, &'static str)>> {
     let reach = pos.saturating_add(block_reach(max));
     // More bytes can turn a damaged-looking block into a good one until the reach is held.
-    while block_at(win.bytes(), pos - win.base(), sync, max).is_err()
-        && !win.at_end()
-        && win.end() < reach
-    {
-        win.more(win.bytes().len())?;
-    }
-    Ok(match block_at(win.bytes(), pos - win.base(), sync, max) {
-        Ok(_) => None,
-        Err(Some(next)) => Some((next + win.base(), "its sync marker is damaged")),
-        Err(None) => {
-            // A long damaged stretch is cut into dead letters of at most the reach each, so
-            // that no more than that is held (the last 15 bytes may start the next marker).
-            let found = loop {
-                let base = win.base();
-                let within = win
-                    .bytes()
-                    .get(..reach.min(win.end()) - base)
-                    .unwrap_or_default();
-                if let Some(at) = find_sync(within, pos + 1 - base, sync) {
-                    break at + base;
-                }
-                if win.end() >= reach {
-                    break reach - 15;
-                }
-                if !win.more(READ_STEP.min(reach - win.end()))? {
-                    break win.end();
-                }
-            };
-            Some((
-                found,
-                "its count, size or sync marker does not match the bytes there; skipped to the next sync marker",
-            ))
+    loop {
+        match block_at(win.bytes(), pos - win.base(), sync, max) {
+            Ok(_) => return Ok(None),
+            Err(_) if !win.at_end() && win.end() < reach => {
+                win.more(win.bytes().len())?;
+            }
+            Err(Some(next)) => {
+                return Ok(Some((next + win.base(), "its sync marker is damaged")));
+            }
+            Err(None) => break,
         }
-    })
+    }
+    // A long damaged stretch is cut into dead letters of at most the reach each, so that no
+    // more than that is held (the last 15 bytes may start the next marker). Every offset
+    // returned lies past `pos`.
+    let found = loop {
+        let base = win.base();
+        let within = win
+            .bytes()
+            .get(..reach.min(win.end()) - base)
+            .unwrap_or_default();
+        if let Some(at) = find_sync(within, pos + 1 - base, sync) {
+            break at + base;
+        }
+        if win.end() >= reach {
+            break reach - 15;
+        }
+        if !win.more(READ_STEP.min(reach - win.end()))? {
+            break win.end();
+        }
+    };
+    Ok(Some((
+        found,
+        "its count, size or sync marker does not match the bytes there; skipped to the next sync marker",
+    )))
 }
 
 fn reject<E>(

@@ -306,7 +306,8 @@ pub fn assert_kpis_topic_equals(s: &Settings, reference: &[Value]) {
         );
     }
     if kpis.len() < reference.len() {
-        // Tells "the run wrote nothing" from "the broker holds records it does not serve".
+        // Tells "the run wrote nothing" from "the broker holds records it does not serve"
+        // (the broker's own ListOffsets answer: a hint, not proof — see kafka::high_watermark).
         eprintln!(
             "kpis topic: {} distinct records read, {} expected; partition watermarks (low, high): {:?}",
             kpis.len(),
