@@ -328,11 +328,18 @@ impl Engine {
         let tech = self.cells.info(cell).technology;
         let ncells = self.cells.len();
         let t = ev.event_time();
-        for size in &mut self.sizes {
+        let mut took: smallvec::SmallVec<[bool; 4]> = smallvec::SmallVec::new();
+        for (size_index, size) in self.sizes.iter_mut().enumerate() {
             let Some(window) = size.window_at(t) else {
+                took.push(false);
                 continue;
             };
+            took.push(true);
             window.feeders.fed(from);
+            if super::fold::held_by_finer(&self.fold_base, &took, size_index) {
+                continue;
+            }
+            window.unfolded = true;
             let acc = cell_acc(&mut window.accs, cell, ncells);
             match ev {
                 Event::Call(c) => acc.add_call(c, tech, &self.agg),

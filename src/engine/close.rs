@@ -37,7 +37,10 @@ impl Engine {
                 out.windows_skipped(size_ms, from, to)?;
                 continue;
             }
-            let (start, accs) = self.sizes[size_index].pop_front();
+            let (start, accs, unfolded) = self.sizes[size_index].pop_front();
+            if unfolded {
+                self.fold_into_coarser(size_index, start, &accs);
+            }
             self.close_window(size_index, start, accs, out)?;
         }
         self.forget_silent_unknown_cells(out)?;

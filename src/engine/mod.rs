@@ -24,6 +24,7 @@ pub mod evaluate;
 mod output;
 pub mod sleeping;
 pub use output::{KpiRecord, Output};
+mod fold;
 mod forget;
 pub mod groups;
 pub mod outage;
@@ -120,6 +121,8 @@ pub struct Engine {
     levels: Vec<LevelTable>,
     /// Roll-up order: (level, source level or `None` for cells), finest first.
     rollup: Vec<(usize, Option<usize>)>,
+    /// Per window size, the finer size its windows are folded from (`fold`).
+    fold_base: Vec<Option<usize>>,
     sizes: Vec<SizeState>,
     outages: OutageTracker,
     thresholds: Thresholds,
@@ -205,6 +208,7 @@ impl Engine {
             cells,
             levels,
             rollup,
+            fold_base: fold::fold_bases(&settings.window_sizes_ms),
             sizes: settings
                 .window_sizes_ms
                 .iter()
@@ -383,13 +387,25 @@ impl Engine {
         };
         self.stats.records[stream_idx] += 1;
         let mut late = false;
+        let traffic = !matches!(ev, Event::Outage(_));
+        let mut took: smallvec::SmallVec<[bool; 4]> = smallvec::SmallVec::new();
         for (size_index, size) in self.sizes.iter_mut().enumerate() {
             let Some(window) = size.window_for(t, self.watermark) else {
+                took.push(false);
                 self.stats.late[size_index] += 1;
                 late = true;
                 continue;
             };
+            took.push(true);
             self.max_aggregated = Some(self.max_aggregated.map_or(t, |m| m.max(t)));
+            // A window's outage counts are in the checkpoint: only calls and sessions are re-read.
+            if traffic {
+                window.feeders.fed(from);
+                if fold::held_by_finer(&self.fold_base, &took, size_index) {
+                    continue;
+                }
+                window.unfolded = true;
+            }
             let acc = cell_acc(&mut window.accs, cell, self.cells.len());
             match ev {
                 Event::Call(c) => acc.add_call(c, tech, &self.agg),
@@ -398,10 +414,6 @@ impl Engine {
                     OutageState::Down => acc.add_outage_started(),
                     OutageState::Restored => acc.add_outage_restored(t - o.started_at.unwrap_or(t)),
                 },
-            }
-            // A window's outage counts are in the checkpoint: only calls and sessions are re-read.
-            if !matches!(ev, Event::Outage(_)) {
-                window.feeders.fed(from);
             }
         }
         if late {

@@ -15,6 +15,9 @@ pub(super) struct OpenWindow {
     pub(super) accs: Vec<Acc>,
     latest: i64,
     pub(super) feeders: Feeders,
+    /// Holds calls or sessions that the coarser sizes folded from this one do not (docs
+    /// in `fold`): set by records, never by merged partials.
+    pub(super) unfolded: bool,
 }
 
 impl OpenWindow {
@@ -24,6 +27,7 @@ impl OpenWindow {
             accs: Vec::new(),
             latest: t,
             feeders: Feeders::default(),
+            unfolded: false,
         }
     }
 }
@@ -104,20 +108,26 @@ impl SizeState {
         self.front.map(|f| f + self.size_ms)
     }
 
-    /// Takes the next window to emit (empty when no record reached it) and moves `front` on.
-    pub fn pop_front(&mut self) -> (i64, Vec<Acc>) {
+    /// Takes the next window to emit (empty when no record reached it) and moves `front` on:
+    /// its start, its accumulators and whether it is [`OpenWindow::unfolded`].
+    pub fn pop_front(&mut self) -> (i64, Vec<Acc>, bool) {
         let start = self.front.unwrap_or(0);
         self.front = Some(start + self.size_ms);
         self.emitted = true;
-        let accs = if self.open.first().is_some_and(|w| w.start == start) {
+        if self.open.first().is_some_and(|w| w.start == start) {
             let window = self.open.remove(0);
             let latest = window.latest;
             self.last_record = Some(self.last_record.map_or(latest, |l| l.max(latest)));
-            window.accs
+            (start, window.accs, window.unfolded)
         } else {
-            Vec::new()
-        };
-        (start, accs)
+            (start, Vec::new(), false)
+        }
+    }
+
+    /// The open window holding `t`, if it exists (nothing is created or moved).
+    pub(super) fn existing_window(&mut self, t: i64) -> Option<&mut OpenWindow> {
+        let start = self.start_of(t);
+        self.open.iter_mut().rev().find(|w| w.start == start)
     }
 
     /// Follows a renumbering of the cells (old → new, monotonic; `None`: forgotten, and holding

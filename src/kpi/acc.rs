@@ -216,7 +216,22 @@ impl Acc {
 
     /// Adds everything `other` counted.
     pub fn merge(&mut self, o: &Acc) {
-        add(&mut self.records, o.records);
+        self.merge_traffic(o);
+        add(&mut self.records, o.outage_records);
+        add(&mut self.outage_ms, o.outage_ms);
+        add(&mut self.outages_started, o.outages_started);
+        add(&mut self.outages_restored, o.outages_restored);
+        add(&mut self.restore_ms_sum, o.restore_ms_sum);
+        add(&mut self.outage_records, o.outage_records);
+    }
+
+    /// Adds what `other` counted of calls and data sessions (its records but the outage ones,
+    /// and everything but the outage fields).
+    pub fn merge_traffic(&mut self, o: &Acc) {
+        add(
+            &mut self.records,
+            o.records.saturating_sub(o.outage_records),
+        );
         add(&mut self.call_attempts, o.call_attempts);
         add(&mut self.call_network_failures, o.call_network_failures);
         add(&mut self.call_answered, o.call_answered);
@@ -241,11 +256,11 @@ impl Acc {
         add(&mut self.packets_lost, o.packets_lost);
         add(&mut self.coverage_samples, o.coverage_samples);
         add(&mut self.coverage_covered, o.coverage_covered);
-        add(&mut self.outage_ms, o.outage_ms);
-        add(&mut self.outages_started, o.outages_started);
-        add(&mut self.outages_restored, o.outages_restored);
-        add(&mut self.restore_ms_sum, o.restore_ms_sum);
-        add(&mut self.outage_records, o.outage_records);
+    }
+
+    /// Whether this accumulator counted any call or data session.
+    pub fn has_traffic(&self) -> bool {
+        self.records > self.outage_records
     }
 
     /// Sorts the exact sketches, so that the percentile KPIs read them without copying.
