@@ -37,7 +37,7 @@ mod window;
 use crate::inventory::Cell;
 use crate::kpi::AggParams;
 use crate::model::validate::{Reason, Reject};
-use crate::model::{Event, OutageState, Stream};
+use crate::model::{Event, OutageState, Stream, Technology};
 use crate::threshold::Thresholds;
 use evaluate::Baselines;
 use groups::{CellTable, LevelTable};
@@ -345,9 +345,9 @@ impl Engine {
             return Ingested::Rejected(reject);
         }
         let t = ev.event_time();
-        let cell = match ev {
-            Event::Outage(_) => match self.cells.get(ev.cell_id()) {
-                Some(idx) if self.cells.info(idx).known => idx,
+        let (cell, tech) = match ev {
+            Event::Outage(_) => match self.cells.lookup(ev.cell_id()) {
+                Some((idx, tech)) if self.cells.is_known(idx) => (idx, tech),
                 _ => {
                     return Ingested::Rejected(Reject::new(
                         Reason::UnknownCell,
@@ -360,7 +360,6 @@ impl Engine {
             },
             _ => self.cell_index(ev.cell_id(), t),
         };
-        let tech = self.cells.info(cell).technology;
         // Outage state changes are global and happen whether or not the record is late.
         let counts = match ev {
             Event::Outage(o) => match o.state {
@@ -423,18 +422,19 @@ impl Engine {
         }
     }
 
-    fn cell_index(&mut self, cell_id: &str, t: i64) -> u32 {
-        if let Some(idx) = self.cells.get(cell_id) {
-            if !self.cells.info(idx).known {
+    /// Index and technology of the cell of a call or session, adding it when it is unknown.
+    fn cell_index(&mut self, cell_id: &str, t: i64) -> (u32, Technology) {
+        if let Some((idx, tech)) = self.cells.lookup(cell_id) {
+            if !self.cells.is_known(idx) {
                 self.stats.unknown_cell_records += 1;
                 self.cells.seen(idx, t);
             }
-            return idx;
+            return (idx, tech);
         }
         let idx = self.add_unknown_cell(cell_id);
         self.cells.seen(idx, t);
         self.stats.unknown_cell_records += 1;
-        idx
+        (idx, self.cells.info(idx).technology)
     }
 
     /// Adds a cell outside the inventory to the cell table and every level.
