@@ -3,8 +3,8 @@
 //! cells (run: `cargo bench --bench memory [-- CASE]`; each case runs in a process of its own).
 //! Prints a report; asserts nothing about time.
 //!
-//! Records are made on the fly (not held) so that the peak RSS is the engine's: inventory, cell
-//! table, level tables and the open window's per-cell accumulators with their sketches.
+//! Records, and their cell ids, are made on the fly (not held) so that the peak RSS is the
+//! engine's: cell table, level tables, baselines and the open window's per-cell accumulators.
 
 mod common;
 
@@ -13,7 +13,7 @@ use netkpi::engine::sources::Origin;
 use netkpi::engine::{Engine, KpiRecord, Output};
 use netkpi::model::{CallOutcome, CallRecord, DataSession, Event};
 use netkpi::threshold::BreachEvent;
-use netkpi::traffic::{Rng, synthetic_inventory};
+use netkpi::traffic::{Rng, synthetic_cell_id, synthetic_inventory};
 use std::path::Path;
 
 struct Count(u64);
@@ -84,7 +84,6 @@ fn shipped_config(five_minutes_only: bool) -> netkpi::config::Settings {
 fn fill(n: usize, per_cell: u64, report: bool, five_minutes_only: bool) -> f64 {
     let settings = shipped_config(five_minutes_only);
     let cells = synthetic_inventory(n, 3);
-    let ids: Vec<String> = cells.iter().map(|c| c.cell_id.clone()).collect();
     let unbuilt = common::status_kib("VmRSS:");
     let mut engine = Engine::new(&settings.engine(), &cells);
     let built = common::status_kib("VmRSS:");
@@ -94,10 +93,10 @@ fn fill(n: usize, per_cell: u64, report: bool, five_minutes_only: bool) -> f64 {
     let mut rng = Rng::new(5);
     let mut out = Count(0);
     for round in 0..per_cell {
-        for id in &ids {
+        for i in 0..n {
             let t = t0 + rng.below(240_000) as i64;
             let _ = engine.ingest_and_advance(
-                &event(&mut rng, id.clone(), t, round),
+                &event(&mut rng, synthetic_cell_id(i), t, round),
                 Origin::file(0),
                 &mut out,
             );

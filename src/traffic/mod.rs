@@ -16,7 +16,7 @@ pub mod scenario;
 mod synthetic;
 
 pub use rng::Rng;
-pub use synthetic::synthetic_inventory;
+pub use synthetic::{synthetic_cell_id, synthetic_inventory};
 
 use scenario::CellFaults;
 pub use scenario::Scenario;

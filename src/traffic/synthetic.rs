@@ -24,7 +24,7 @@ pub fn synthetic_inventory(n: usize, seed: u64) -> Vec<Cell> {
                 _ => Technology::Nr,
             };
             Cell {
-                cell_id: format!("C{i:07}"),
+                cell_id: synthetic_cell_id(i),
                 site_id: format!("S{site:06}"),
                 region: regions[site % regions.len()].to_string(),
                 area,
@@ -32,4 +32,9 @@ pub fn synthetic_inventory(n: usize, seed: u64) -> Vec<Cell> {
             }
         })
         .collect()
+}
+
+/// The id of cell `i` of a synthetic inventory.
+pub fn synthetic_cell_id(i: usize) -> String {
+    format!("C{i:07}")
 }
