@@ -17,10 +17,16 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Records per batch: large enough that the channel costs nothing per record.
 pub const BATCH_RECORDS: usize = 1024;
-/// Original bytes per batch: a batch closes once it holds this many.
-pub const BATCH_BYTES: usize = 4 << 20;
-/// Batches between the reading thread and the consumer at most.
-pub const BATCHES_IN_FLIGHT: usize = 4;
+/// Original bytes per batch: a batch closes once it holds this many (a batch of typical
+/// records closes at [`BATCH_RECORDS`] well before).
+pub const BATCH_BYTES: usize = 512 << 10;
+/// Batches between the reading thread and the consumer at most: ~64 k records, so that the
+/// reader goes on decoding while the consumer closes a window (tens of milliseconds for 10 000
+/// cells) instead of stopping after four batches and then leaving the consumer waiting.
+/// Replay of 2 M records: 1.42-1.45 s with 64 against 1.78-1.88 s with 4 (JSON Lines), 1.77-1.89 s
+/// against 2.15-2.20 s (Avro); ~25 MiB more RSS. What is in flight stays at most
+/// 64 × (`BATCH_BYTES` + one record) of original bytes and their decoded records.
+pub const BATCHES_IN_FLIGHT: usize = 64;
 /// Emptied batches waiting to be filled again at most.
 pub const SPARE_BATCHES: usize = BATCHES_IN_FLIGHT + 2;
 
