@@ -328,15 +328,14 @@ impl Engine {
         let tech = self.cells.info(cell).technology;
         let ncells = self.cells.len();
         let t = ev.event_time();
-        let mut took: smallvec::SmallVec<[bool; 4]> = smallvec::SmallVec::new();
+        let mut takers = super::fold::Takers::default();
         for (size_index, size) in self.sizes.iter_mut().enumerate() {
             let Some(window) = size.window_at(t) else {
-                took.push(false);
+                takers.refused();
                 continue;
             };
-            took.push(true);
             window.feeders.fed(from);
-            if super::fold::held_by_finer(&self.fold_base, &took, size_index) {
+            if !takers.aggregates(&self.fold_base, size_index) {
                 continue;
             }
             window.unfolded = true;

@@ -26,14 +26,28 @@ pub(super) fn fold_bases(sizes_ms: &[i64]) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// Whether the window of `size_index` gets a call or session through its finer size rather than
-/// directly: its fold base is among the sizes (`took`, in configured order) that accepted it.
-pub(super) fn held_by_finer(fold_base: &[Option<usize>], took: &[bool], size_index: usize) -> bool {
-    fold_base
-        .get(size_index)
-        .copied()
-        .flatten()
-        .is_some_and(|base| took.get(base).copied().unwrap_or(false))
+/// Which sizes, in configured order, accepted one call or session so far: what decides whether
+/// a size aggregates it or gets it through its finer size.
+#[derive(Default)]
+pub(super) struct Takers(smallvec::SmallVec<[bool; 4]>);
+
+impl Takers {
+    /// The next size refused the record (late, or already emitted).
+    pub(super) fn refused(&mut self) {
+        self.0.push(false);
+    }
+
+    /// Size `size_index` (the next one) accepted the record; whether it aggregates it itself
+    /// (`false`: its fold base accepted it, and hands it on when its window closes).
+    pub(super) fn aggregates(&mut self, fold_base: &[Option<usize>], size_index: usize) -> bool {
+        let held_by_finer = fold_base
+            .get(size_index)
+            .copied()
+            .flatten()
+            .is_some_and(|base| self.0.get(base).copied().unwrap_or(false));
+        self.0.push(true);
+        !held_by_finer
+    }
 }
 
 impl Engine {
@@ -62,5 +76,41 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_folds_from_the_coarsest_finer_divisor_listed_before_it() {
+        let m = 60_000;
+        assert_eq!(fold_bases(&[5 * m, 60 * m]), [None, Some(0)]);
+        assert_eq!(
+            fold_bases(&[5 * m, 60 * m, 1440 * m]),
+            [None, Some(0), Some(1)]
+        );
+        assert_eq!(
+            fold_bases(&[m, 2 * m, 6 * m, 3 * m]),
+            [None, Some(0), Some(1), Some(0)]
+        );
+        // Listed coarsest first, or not a multiple: each size is aggregated on its own.
+        assert_eq!(fold_bases(&[60 * m, 5 * m]), [None, None]);
+        assert_eq!(fold_bases(&[5 * m, 7 * m]), [None, None]);
+    }
+
+    #[test]
+    fn a_size_aggregates_a_record_unless_its_fold_base_took_it() {
+        let bases = [None, Some(0), Some(1)];
+        let mut all = Takers::default();
+        assert!(all.aggregates(&bases, 0));
+        assert!(!all.aggregates(&bases, 1));
+        assert!(!all.aggregates(&bases, 2));
+        // Too late for the finest window: the next size takes it itself, and hands it on.
+        let mut late = Takers::default();
+        late.refused();
+        assert!(late.aggregates(&bases, 1));
+        assert!(!late.aggregates(&bases, 2));
     }
 }

@@ -387,20 +387,20 @@ impl Engine {
         self.stats.records[stream_idx] += 1;
         let mut late = false;
         let traffic = !matches!(ev, Event::Outage(_));
-        let mut took: smallvec::SmallVec<[bool; 4]> = smallvec::SmallVec::new();
+        let mut takers = fold::Takers::default();
         for (size_index, size) in self.sizes.iter_mut().enumerate() {
             let Some(window) = size.window_for(t, self.watermark) else {
-                took.push(false);
+                takers.refused();
                 self.stats.late[size_index] += 1;
                 late = true;
                 continue;
             };
-            took.push(true);
+            let aggregates = takers.aggregates(&self.fold_base, size_index);
             self.max_aggregated = Some(self.max_aggregated.map_or(t, |m| m.max(t)));
             // A window's outage counts are in the checkpoint: only calls and sessions are re-read.
             if traffic {
                 window.feeders.fed(from);
-                if fold::held_by_finer(&self.fold_base, &took, size_index) {
+                if !aggregates {
                     continue;
                 }
                 window.unfolded = true;
