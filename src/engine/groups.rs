@@ -8,8 +8,8 @@
 //! A level that contains `cell` has exactly one group per cell, so it keeps no table of its own.
 
 use crate::inventory::Cell;
-use crate::model::Technology;
 use crate::model::level::{Dim, Level};
+use crate::model::{Area, Technology};
 use compact_str::CompactString;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
@@ -22,13 +22,14 @@ const NO_CELL: u32 = u32::MAX;
 
 /// What the engine knows of one cell. Site and region values are shared by every cell that
 /// has them (a million cells hold a few thousand site and a few region strings, not a million
-/// of each); an id of up to 24 bytes is stored inline.
+/// of each); an id of up to 24 bytes is stored inline; the area is one byte (72 bytes a cell).
 #[derive(Debug, Clone)]
 pub struct CellInfo {
     pub id: CompactString,
     pub site: Arc<str>,
     pub region: Arc<str>,
-    pub area: &'static str,
+    /// `None` for a cell outside the inventory (`UNKNOWN`).
+    pub area: Option<Area>,
     pub technology: Technology,
     /// Whether the cell is in the inventory.
     pub known: bool,
@@ -43,7 +44,7 @@ impl CellInfo {
             Dim::Cell => &self.id,
             Dim::Site => &self.site,
             Dim::Region => &self.region,
-            Dim::Area => self.area,
+            Dim::Area => self.area.map_or(UNKNOWN, Area::as_str),
             Dim::Technology => self.technology.as_str(),
         }
     }
@@ -82,7 +83,7 @@ impl CellTable {
                 id: c.cell_id.as_str().into(),
                 site: share(&c.site_id),
                 region: share(&c.region),
-                area: c.area.as_str(),
+                area: Some(c.area),
                 technology: c.technology,
                 known: true,
                 last_seen: i64::MIN,
@@ -126,7 +127,7 @@ impl CellTable {
                     id: cell_id.into(),
                     site: UNKNOWN.into(),
                     region: UNKNOWN.into(),
-                    area: UNKNOWN,
+                    area: None,
                     technology: Technology::Unknown,
                     known: false,
                     last_seen: i64::MIN,

@@ -453,3 +453,9 @@ fn an_ignored_down_moves_the_watermark_but_adds_no_window() {
     e.finish(&mut out).unwrap_or_else(|e| match e {});
     assert_eq!(out.windows("network"), vec![0]);
 }
+
+#[test]
+fn a_cell_of_the_table_takes_72_bytes() {
+    // The per-cell memory figures of docs/performance.md count on it (a million cells).
+    assert!(std::mem::size_of::<super::groups::CellInfo>() <= 72);
+}
