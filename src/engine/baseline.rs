@@ -53,12 +53,13 @@ impl Slot {
     }
 }
 
-/// The hour being learned: its slot, the sum and the number of values so far.
+/// The hour being learned: its slot, the sum and the number of values so far (never zero, so
+/// that `Option<OpenHour>` needs no room of its own; saved as a plain integer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct OpenHour {
     slot: Slot,
     sum: f64,
-    n: u32,
+    n: std::num::NonZeroU32,
 }
 
 /// One baseline: daily means per hour of day for the last days, and the hour being learned.
@@ -167,13 +168,20 @@ impl Series {
     /// Learns `value` in `slot` (slots come in non-decreasing order).
     pub fn learn(&mut self, slot: Slot, value: f64) {
         self.advance(slot);
-        let open = self.open.get_or_insert(OpenHour {
-            slot,
-            sum: 0.0,
-            n: 0,
-        });
-        open.sum += value;
-        open.n += 1;
+        match &mut self.open {
+            Some(open) => {
+                open.sum += value;
+                open.n = open.n.saturating_add(1);
+            }
+            None => {
+                self.open = Some(OpenHour {
+                    slot,
+                    // Not `value`: a sum that starts at 0.0 turns a first -0.0 into 0.0.
+                    sum: 0.0 + value,
+                    n: std::num::NonZeroU32::MIN,
+                });
+            }
+        }
     }
 
     fn store(&mut self, o: OpenHour) {
@@ -187,7 +195,7 @@ impl Series {
                 self.set_mean(row * 24 + h, f32::NAN);
             }
         }
-        let mean = (o.sum / f64::from(o.n.max(1))) as f32;
+        let mean = (o.sum / f64::from(o.n.get())) as f32;
         self.set_mean(row * 24 + usize::from(o.slot.hour), mean);
     }
 

@@ -459,3 +459,10 @@ fn a_cell_of_the_table_takes_72_bytes() {
     // The per-cell memory figures of docs/performance.md count on it (a million cells).
     assert!(std::mem::size_of::<super::groups::CellInfo>() <= 72);
 }
+
+#[test]
+fn a_cell_baseline_takes_448_bytes() {
+    // 400 bytes of words inline and the hour being learned (docs/performance.md, a million cells).
+    let size = std::mem::size_of::<super::sleeping::CellTraffic>();
+    assert!(size <= 448, "{size} bytes");
+}
