@@ -59,6 +59,9 @@ pub fn execute(args: Args) -> Result<ExitCode> {
     } else {
         (None, None)
     };
+    // The engine and the reporting hold what they need of the inventory.
+    drop(cells);
+    netkpi::return_freed_memory();
     let counters = replay::replay(
         &mut engine,
         &inputs,
