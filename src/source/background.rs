@@ -287,4 +287,40 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    /// A batch of long lines closes once its original bytes reach `BATCH_BYTES` (one record
+    /// more), long before `BATCH_RECORDS`: what waits in the channel stays bounded in bytes.
+    #[test]
+    fn a_batch_of_long_lines_closes_at_its_byte_bound() {
+        let dir =
+            std::env::temp_dir().join(format!("netkpi-background-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("long.jsonl");
+        let line = "x".repeat(100 << 10);
+        let lines: Vec<&str> = (0..40).map(|_| line.as_str()).collect();
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+        let reader = BackgroundReader::start(vec![path], ReadLimits::default()).expect("start");
+        let (mut records, mut batches) = (0, 0);
+        while let Ok(Some(batch)) = reader.next().expect("thread") {
+            assert!(
+                batch.bytes.len() <= BATCH_BYTES + line.len() + 1,
+                "{}",
+                batch.bytes.len()
+            );
+            assert!(
+                batch.len() <= BATCH_BYTES / line.len() + 1,
+                "{} records",
+                batch.len()
+            );
+            records += batch.len();
+            batches += 1;
+            reader.recycle(batch);
+        }
+        assert_eq!(records, 40);
+        assert!(
+            batches >= 40 / (BATCH_BYTES / line.len() + 1),
+            "{batches} batches"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
