@@ -95,22 +95,18 @@ fn read_header(buf: &[u8], pos: &mut usize) -> Result<Header, String> {
     })
 }
 
-/// One block whose count, size and sync marker check out against the bytes there.
-struct Block<'a> {
+/// One block whose count, size and sync marker check out against the bytes there (offsets into
+/// the bytes it was found in).
+struct Block {
     count: u64,
-    data: &'a [u8],
+    data: std::ops::Range<usize>,
     /// Where the next block starts.
     next: usize,
 }
 
 /// The block at `pos`; `Err(Some(next))` when only its sync marker is wrong (its size is right:
 /// a valid block or the end of the file follows it), `Err(None)` when it cannot be delimited.
-fn block_at<'a>(
-    buf: &'a [u8],
-    pos: usize,
-    sync: &[u8; 16],
-    max: usize,
-) -> Result<Block<'a>, Option<usize>> {
+fn block_at(buf: &[u8], pos: usize, sync: &[u8; 16], max: usize) -> Result<Block, Option<usize>> {
     let delimited = (|| {
         let mut p = pos;
         let count = u64::try_from(read_long(buf, &mut p)?).ok()?;
@@ -119,10 +115,10 @@ fn block_at<'a>(
             return None;
         }
         let end = p.checked_add(size)?;
-        let data = buf.get(p..end)?;
+        buf.get(p..end)?;
         let next = end.checked_add(16)?;
         let sync_ok = buf.get(end..next) == Some(&sync[..]);
-        Some((count, data, next, sync_ok))
+        Some((count, p..end, next, sync_ok))
     })();
     match delimited {
         Some((count, data, next, true)) => Ok(Block { count, data, next }),
@@ -211,18 +207,11 @@ pub fn read<E: From<SourceError>, R: std::io::Read>(
     while win.hold_to(pos + 1).map_err(io)? {
         win.release_before(pos);
         let block_start = pos;
-        let damage =
+        let settled =
             settle_block(&mut win, pos, &header.sync, limits.max_block_bytes).map_err(io)?;
         let held = win.bytes();
         let base = win.base();
-        // `settle_block` found it good and holds it whole: the error arm is for damage only.
-        let block = match damage.map_or_else(
-            || {
-                block_at(held, pos - base, &header.sync, limits.max_block_bytes)
-                    .map_err(|_| (pos + 1, "it cannot be delimited"))
-            },
-            Err,
-        ) {
+        let block = match settled {
             Ok(block) => block,
             Err((resume, what)) => {
                 // Damaged: dead-letter its bytes, resume at the next block that checks out.
@@ -236,38 +225,49 @@ pub fn read<E: From<SourceError>, R: std::io::Read>(
                 continue;
             }
         };
-        pos = block.next + base;
+        pos = block.next;
         let count = block.count;
-        match header.codec.decompress(block.data, limits.max_block_bytes) {
+        let data = held
+            .get(block.data.start - base..block.data.end - base)
+            .unwrap_or_default();
+        match header.codec.decompress(data, limits.max_block_bytes) {
             Ok(data) => read_block(&reader, &header.schema, &data, count, name, &mut index, f)?,
             Err(e) => {
                 index += 1;
                 let detail = format!("block of {count} records at byte {block_start}: {e}");
-                reject(f, name, index, detail, block.data)?;
+                reject(f, name, index, detail, data)?;
             }
         }
     }
     Ok(())
 }
 
-/// Reads until whether the block at offset `pos` checks out cannot change; returns `None` when
-/// it does (it is then held whole), or the offset to resume at and why it does not.
+/// Reads until whether the block at offset `pos` checks out cannot change; returns the block
+/// when it does (held whole; its offsets are file offsets), or the offset to resume at and why
+/// it does not.
 fn settle_block<R: std::io::Read>(
     win: &mut ReadAhead<R>,
     pos: usize,
     sync: &[u8; 16],
     max: usize,
-) -> std::io::Result<Option<(usize, &'static str)>> {
+) -> std::io::Result<Result<Block, (usize, &'static str)>> {
     let reach = pos.saturating_add(block_reach(max));
     // More bytes can turn a damaged-looking block into a good one until the reach is held.
     loop {
         match block_at(win.bytes(), pos - win.base(), sync, max) {
-            Ok(_) => return Ok(None),
+            Ok(b) => {
+                let base = win.base();
+                return Ok(Ok(Block {
+                    count: b.count,
+                    data: b.data.start + base..b.data.end + base,
+                    next: b.next + base,
+                }));
+            }
             Err(_) if !win.at_end() && win.end() < reach => {
                 win.more(win.bytes().len())?;
             }
             Err(Some(next)) => {
-                return Ok(Some((next + win.base(), "its sync marker is damaged")));
+                return Ok(Err((next + win.base(), "its sync marker is damaged")));
             }
             Err(None) => break,
         }
@@ -291,7 +291,7 @@ fn settle_block<R: std::io::Read>(
             break win.end();
         }
     };
-    Ok(Some((
+    Ok(Err((
         found,
         "its count, size or sync marker does not match the bytes there; skipped to the next sync marker",
     )))
