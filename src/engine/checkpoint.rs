@@ -322,7 +322,7 @@ impl Engine {
             Some(c) => c,
             None => self.add_unknown_cell(ev.cell_id()),
         };
-        if !self.cells.info(cell).known {
+        if !self.cells.is_known(cell) {
             self.cells.seen(cell, ev.event_time());
         }
         let tech = self.cells.info(cell).technology;

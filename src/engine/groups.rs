@@ -31,8 +31,6 @@ pub struct CellInfo {
     /// `None` for a cell outside the inventory (`UNKNOWN`).
     pub area: Option<Area>,
     pub technology: Technology,
-    /// Whether the cell is in the inventory.
-    pub known: bool,
     /// Cells outside the inventory: the largest event time of their records so far.
     pub last_seen: i64,
 }
@@ -85,7 +83,6 @@ impl CellTable {
                 region: share(&c.region),
                 area: Some(c.area),
                 technology: c.technology,
-                known: true,
                 last_seen: i64::MIN,
             });
         }
@@ -103,7 +100,7 @@ impl CellTable {
     /// Index of a known or already-seen cell.
     #[inline]
     pub fn get(&self, cell_id: &str) -> Option<u32> {
-        self.index.get(cell_id).map(|&(idx, _)| idx)
+        self.lookup(cell_id).map(|(idx, _)| idx)
     }
 
     /// Index and technology of a known or already-seen cell.
@@ -129,7 +126,6 @@ impl CellTable {
                     region: UNKNOWN.into(),
                     area: None,
                     technology: Technology::Unknown,
-                    known: false,
                     last_seen: i64::MIN,
                 });
                 (idx, true)
@@ -241,10 +237,11 @@ impl LevelTable {
         }
     }
 
-    /// Registers a new cell (called for every cell, in index order).
-    pub fn add_cell(&mut self, idx: u32, cell: &CellInfo) {
+    /// Registers cell `idx` of `cells` (called for every cell, in index order).
+    pub fn add_cell(&mut self, idx: u32, cells: &CellTable) {
+        let (cell, known) = (cells.info(idx), cells.is_known(idx));
         if self.per_cell {
-            self.inventory_cells.push(u64::from(cell.known));
+            self.inventory_cells.push(u64::from(known));
             return;
         }
         let key: Box<[Box<str>]> = self.level.dims().map(|d| cell.dim(d).into()).collect();
@@ -267,7 +264,7 @@ impl LevelTable {
             }
         };
         self.group_of_cell.push(group);
-        if cell.known {
+        if known {
             self.inventory_cells[group as usize] += 1;
         }
     }

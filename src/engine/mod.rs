@@ -169,7 +169,7 @@ impl Engine {
             .collect();
         for idx in 0..cells.len() as u32 {
             for t in &mut levels {
-                t.add_cell(idx, cells.info(idx));
+                t.add_cell(idx, &cells);
             }
         }
         // Each non-cell level rolls up from the finest configured level it is coarser than
@@ -441,7 +441,7 @@ impl Engine {
     fn add_unknown_cell(&mut self, cell_id: &str) -> u32 {
         let (idx, _) = self.cells.get_or_add_unknown(cell_id);
         for t in &mut self.levels {
-            t.add_cell(idx, self.cells.info(idx));
+            t.add_cell(idx, &self.cells);
         }
         idx
     }
