@@ -72,11 +72,6 @@ impl Engine {
                 None => Ok(()),
             };
         }
-        // The cells are judged before the roll-up: the judging's per-cell scratch is freed
-        // before the coarser levels' accumulators are allocated (a lower peak for big networks).
-        let slot = baseline::Slot::of(start, &self.baselines.timezone);
-        let sleep = self.baselines.judge_cells(size_index, slot, &cell_accs);
-        self.baselines.learned(size_index, end);
         let mut level_accs = self.roll_up(&cell_accs);
         for acc in cell_accs.iter_mut().chain(level_accs.iter_mut().flatten()) {
             acc.sort_sketches();
@@ -84,6 +79,9 @@ impl Engine {
         for table in &mut self.levels {
             table.refresh_order(&self.cells);
         }
+        let slot = baseline::Slot::of(start, &self.baselines.timezone);
+        let sleep = self.baselines.judge_cells(size_index, slot, &cell_accs);
+        self.baselines.learned(size_index, end);
         let rules_at = self.rules_by_level(size_index);
         let empty = Acc::default();
         let no_outages: Vec<String> = Vec::new();
