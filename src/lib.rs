@@ -38,8 +38,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Lets mimalloc keep freed memory for a second before returning it to the OS (its default is
 /// 10 ms). Replay frees and reallocates window state and output buffers all the time; returning
 /// them at once made the kernel zero the same pages again (`clear_page` ~6 % of the engine
-/// thread), and replay runs ~7 % faster without that (docs/performance.md). Memory freed after
-/// a spike still goes back, a second later.
+/// thread), and replay runs ~7 % faster without that (docs/performance.md). What mimalloc purges
+/// goes back a second later; pages it keeps for reuse stay until [`return_freed_memory`].
 pub fn keep_freed_memory_a_second() {
     // SAFETY: `mi_option_set` stores an integer in mimalloc's option table; any value of a
     // known option is valid, and the allocator reads it when it next purges.
