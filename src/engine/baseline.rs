@@ -2,7 +2,7 @@
 //! this hour, learned from its own closed windows of the last `baseline.days` days.
 //!
 //! A [`Series`] keeps, per local day and hour of day, the mean of the values learned in that
-//! hour (a `bf16` each: `(days + 1) × 24` of them; 456 bytes a series for 7 days). The baseline of
+//! hour (a `bf16` each: `(days + 1) × 24` of them; 440 bytes a series for 7 days, inline). The baseline of
 //! a window is the median of that hour's daily means over the `days` days before the window's
 //! day, and exists only when at least `min_days` of them are known — so one day of silence
 //! among a week moves it little, and a new cell has none. What is learned is the engine's
