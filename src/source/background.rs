@@ -27,7 +27,9 @@ pub const BATCH_BYTES: usize = 512 << 10;
 /// against 2.15-2.20 s (Avro); ~25 MiB more RSS. What is in flight stays at most
 /// 64 × (`BATCH_BYTES` + one record) of original bytes and their decoded records.
 pub const BATCHES_IN_FLIGHT: usize = 64;
-/// Emptied batches waiting to be filled again at most.
+/// Emptied batches waiting to be filled again at most (with their buffers: in all, at most
+/// `BATCHES_IN_FLIGHT + SPARE_BATCHES + 2` batches exist; the spares are few in practice, as
+/// the reader takes one for each batch it starts).
 pub const SPARE_BATCHES: usize = BATCHES_IN_FLIGHT + 2;
 
 /// Consecutive records of one input, with their original bytes side by side.
