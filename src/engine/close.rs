@@ -73,9 +73,6 @@ impl Engine {
             };
         }
         let mut level_accs = self.roll_up(&cell_accs);
-        for acc in cell_accs.iter_mut().chain(level_accs.iter_mut().flatten()) {
-            acc.sort_sketches();
-        }
         for table in &mut self.levels {
             table.refresh_order(&self.cells);
         }
@@ -88,9 +85,9 @@ impl Engine {
         let mut group: Vec<(Dim, &str)> = Vec::with_capacity(5);
         for ((li, table), rules) in self.levels.iter().enumerate().zip(&rules_at) {
             let accs = if table.per_cell {
-                &cell_accs
+                &mut cell_accs
             } else {
-                &level_accs[li]
+                &mut level_accs[li]
             };
             let outages = if !rules.is_empty() && !outage_ids.is_empty() {
                 evaluate::outages_by_group(table, &outage_ids)
@@ -98,7 +95,15 @@ impl Engine {
                 Default::default()
             };
             for &g in table.order() {
-                let acc = accs.get(g as usize).unwrap_or(&empty);
+                // Sorted here, just before its percentiles are read, while its values are in
+                // the cache (a separate pass over every group first loaded them twice).
+                let acc = match accs.get_mut(g as usize) {
+                    Some(acc) => {
+                        acc.sort_sketches();
+                        &*acc
+                    }
+                    None => &empty,
+                };
                 let inventory_cells = table.inventory_cells(g);
                 if inventory_cells == 0 && acc.records == 0 {
                     continue;
