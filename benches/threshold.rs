@@ -1,4 +1,5 @@
-//! Threshold and sketch hot paths: one rule observation, sketch inserts, merges and quantiles.
+//! Threshold and sketch hot paths: one rule observation, sketch inserts, merges, quantiles and
+//! the sort of an exact sketch at window close.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netkpi::kpi::Kpi;
@@ -82,6 +83,38 @@ fn bench(c: &mut Criterion) {
             s.count()
         })
     });
+    // Closing a window sorts every exact sketch: `sort_exact` (integer keys past 20 values)
+    // against sorting the same floats with `total_cmp`, the way it was done before, as the
+    // baseline. A thousand different sets per iteration, as a window's cells are: one set
+    // sorted again and again would teach the branch predictor its order.
+    let mut rng = netkpi::traffic::Rng::new(11);
+    for n in [8usize, 24, 48, 64] {
+        let sets: Vec<Vec<f64>> = (0..1000)
+            .map(|_| (0..n).map(|_| rng.below(1 << 30) as f64 / 1000.0).collect())
+            .collect();
+        let sketches: Vec<Sketch> = sets
+            .iter()
+            .map(|v| Sketch::Exact(v.iter().copied().collect()))
+            .collect();
+        g.throughput(Throughput::Elements(sets.len() as u64));
+        g.bench_function(format!("sort_exact_1000x{n}"), |b| {
+            b.iter_batched_ref(
+                || sketches.clone(),
+                |all| all.iter_mut().for_each(Sketch::sort_exact),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(format!("sort_total_cmp_1000x{n}_baseline"), |b| {
+            b.iter_batched_ref(
+                || sets.clone(),
+                |all| {
+                    all.iter_mut()
+                        .for_each(|v| v.sort_unstable_by(f64::total_cmp))
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 }
 
