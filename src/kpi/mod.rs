@@ -3,6 +3,7 @@
 
 pub mod acc;
 pub mod sketch;
+pub mod value_sort;
 
 pub use acc::{Acc, AggParams, CoverageThreshold};
 

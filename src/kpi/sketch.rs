@@ -74,26 +74,6 @@ fn bucket_index(v: f64, ln_gamma: f64) -> i32 {
     }
 }
 
-/// The integer whose order is [`f64::total_cmp`]'s (the same transform it makes): sorting by
-/// it sorts the same way, with integer comparisons the sort can make without branches.
-fn total_order_key(v: f64) -> i64 {
-    flip_below_sign(v.to_bits() as i64)
-}
-
-/// The bits of the value whose [`total_order_key`] is `key`.
-fn total_order_key_inverse(key: i64) -> u64 {
-    flip_below_sign(key) as u64
-}
-
-/// Flips the 63 bits below the sign of a negative number (its own inverse: the sign stays).
-fn flip_below_sign(bits: i64) -> i64 {
-    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
-}
-
-fn is_sorted(values: &[f64]) -> bool {
-    values.is_sorted_by_key(|&v| total_order_key(v))
-}
-
 impl Buckets {
     fn new() -> Self {
         Buckets {
@@ -269,7 +249,9 @@ impl Sketch {
         }
         let rank = nearest_rank(permille, n);
         match self {
-            Sketch::Exact(values) if is_sorted(values) => values.get((rank - 1) as usize).copied(),
+            Sketch::Exact(values) if super::value_sort::is_sorted(values) => {
+                values.get((rank - 1) as usize).copied()
+            }
             Sketch::Exact(values) => {
                 let mut sorted = values.clone();
                 let k = (rank - 1) as usize;
@@ -284,23 +266,8 @@ impl Sketch {
     /// which every quantile is read off directly instead of selected from a copy: a window's
     /// groups are sorted once when it closes, before their percentile KPIs are read.
     pub fn sort_exact(&mut self) {
-        let Sketch::Exact(values) = self else {
-            return;
-        };
-        // Past the standard sort's small-sort size (20), sorting the integer keys is 1.8–2.5×
-        // faster than sorting the floats with a comparator (it has a branchless path for
-        // primitive integers; `cargo bench --bench threshold -- sort`), and the key is its own
-        // inverse. Up to 20 both insertion-sort alike, and the copy would cost. More than
-        // EXACT_LIMIT only comes from an old checkpoint: sorted the plain way.
-        if values.len() <= 20 || values.len() > EXACT_LIMIT {
-            values.sort_unstable_by(f64::total_cmp);
-            return;
-        }
-        let mut keys: smallvec::SmallVec<[i64; EXACT_LIMIT]> =
-            values.iter().map(|&v| total_order_key(v)).collect();
-        keys.sort_unstable();
-        for (v, &k) in values.iter_mut().zip(&keys) {
-            *v = f64::from_bits(total_order_key_inverse(k));
+        if let Sketch::Exact(values) = self {
+            super::value_sort::sort(values);
         }
     }
 
@@ -397,21 +364,6 @@ mod tests {
             s.sort_exact();
             prop_assert_eq!(s.quantile(q), unsorted);
             prop_assert_eq!(unsorted, Some(exact_nearest_rank(&values, q)));
-        }
-
-        /// Sorting by integer key is `total_cmp`'s order bit for bit, for any f64 (negative,
-        /// signed zeros, NaNs, infinities), and keeps an oversized checkpoint sketch's values.
-        #[test]
-        fn sorting_exact_values_is_total_cmp_order(bits in prop::collection::vec(any::<u64>(), 0..=EXACT_LIMIT + 8)) {
-            let values: Vec<f64> = bits.iter().map(|&b| f64::from_bits(b)).collect();
-            let mut s = Sketch::Exact(values.iter().copied().collect());
-            s.sort_exact();
-            let mut want = values.clone();
-            want.sort_by(f64::total_cmp);
-            let Sketch::Exact(got) = &s else { panic!("stays exact") };
-            let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
-            let want: Vec<u64> = want.iter().map(|v| v.to_bits()).collect();
-            prop_assert_eq!(got, want);
         }
     }
 
