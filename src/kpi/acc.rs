@@ -115,6 +115,10 @@ pub struct Acc {
 /// 2⁵²: the unit of [`Acc::mos_sum`].
 pub const MOS_UNIT: f64 = 4_503_599_627_370_496.0;
 
+/// Records a group must have counted in its window before its sketches are
+/// [`Sketch::add_busy`].
+const BUSY_RECORDS: u64 = 8;
+
 fn add(a: &mut u64, b: u64) {
     *a = a.saturating_add(b);
 }
@@ -157,7 +161,7 @@ impl Acc {
             _ => {}
         }
         if let Some(setup) = c.setup_ms {
-            self.setup_ms.add(f64::from(setup));
+            self.setup_ms.add_busy(f64::from(setup), self.is_busy());
         }
         if let Some(mos) = c.mos {
             self.mos_sum = self.mos_sum.saturating_add((mos * MOS_UNIT) as u128);
@@ -183,7 +187,7 @@ impl Acc {
         }
         if s.active_ms >= params.min_active_ms && s.active_ms > 0 {
             let bps = 8.0 * s.dl_bytes as f64 * 1000.0 / s.active_ms as f64;
-            self.session_dl_bps.add(bps);
+            self.session_dl_bps.add_busy(bps, self.is_busy());
             if let Some(min_bps) = s.plan.as_deref().and_then(|p| params.plans.get(p)) {
                 self.speed_eligible += 1;
                 if bps >= *min_bps {
@@ -192,7 +196,7 @@ impl Acc {
             }
         }
         if let Some(rtt) = s.rtt_ms {
-            self.rtt_ms.add(rtt);
+            self.rtt_ms.add_busy(rtt, self.is_busy());
         }
         add(&mut self.packets_sent, as_u64(s.packets_sent));
         add(&mut self.packets_lost, as_u64(s.packets_lost));
@@ -256,6 +260,10 @@ impl Acc {
         add(&mut self.packets_lost, o.packets_lost);
         add(&mut self.coverage_samples, o.coverage_samples);
         add(&mut self.coverage_covered, o.coverage_covered);
+    }
+
+    fn is_busy(&self) -> bool {
+        self.records >= BUSY_RECORDS
     }
 
     /// Whether this accumulator counted any call or data session.
