@@ -84,9 +84,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     // Closing a window sorts every exact sketch: `sort_exact` (networks up to 16 values,
-    // integer keys past 20) against sorting the same floats with `total_cmp`, the way it was done before, as the
-    // baseline. A thousand different sets per iteration, as a window's cells are: one set
-    // sorted again and again would teach the branch predictor its order.
+    // integer keys past 20) against sorting the same floats with `total_cmp`, the way it was
+    // done before, as the baseline. A thousand different sets per iteration, as a window's
+    // cells are: one set sorted again and again would teach the branch predictor its order.
     let mut rng = netkpi::traffic::Rng::new(11);
     for n in [4usize, 8, 12, 16, 24, 48, 64] {
         let sets: Vec<Vec<f64>> = (0..1000)

@@ -1,5 +1,6 @@
-//! KPIs of docs/kpis.md: their names, the accumulator that feeds them, the quantile sketch,
-//! and the pure formulas that turn a closed window's accumulator into KPI values and samples.
+//! KPIs of docs/kpis.md: their names, the accumulator that feeds them, the quantile sketch and
+//! the sort of its exact values, and the pure formulas that turn a closed window's accumulator
+//! into KPI values and samples.
 
 pub mod acc;
 pub mod sketch;

@@ -24,106 +24,37 @@ pub fn is_sorted(values: &[f64]) -> bool {
     values.is_sorted_by_key(|&v| total_order_key(v))
 }
 
-/// Batcher's odd-even merge sort of 8 inputs: 19 compare-exchanges.
-const NETWORK_8: [(usize, usize); 19] = [
-    (0, 1),
-    (2, 3),
-    (0, 2),
-    (1, 3),
-    (1, 2),
-    (4, 5),
-    (6, 7),
-    (4, 6),
-    (5, 7),
-    (5, 6),
-    (0, 4),
-    (2, 6),
-    (2, 4),
-    (1, 5),
-    (3, 7),
-    (3, 5),
-    (1, 2),
-    (3, 4),
-    (5, 6),
-];
-
-/// Batcher's odd-even merge sort of 16 inputs: 63 compare-exchanges.
+/// Batcher's odd-even merge sort of 16 inputs: 63 compare-exchanges. Its first
+/// [`NETWORK_8_LEN`] sort inputs 0–7, and are the network of 8 inputs.
+#[rustfmt::skip]
 const NETWORK_16: [(usize, usize); 63] = [
-    (0, 1),
-    (2, 3),
-    (0, 2),
-    (1, 3),
-    (1, 2),
-    (4, 5),
-    (6, 7),
-    (4, 6),
-    (5, 7),
-    (5, 6),
-    (0, 4),
-    (2, 6),
-    (2, 4),
-    (1, 5),
-    (3, 7),
-    (3, 5),
-    (1, 2),
-    (3, 4),
-    (5, 6),
-    (8, 9),
-    (10, 11),
-    (8, 10),
-    (9, 11),
-    (9, 10),
-    (12, 13),
-    (14, 15),
-    (12, 14),
-    (13, 15),
-    (13, 14),
-    (8, 12),
-    (10, 14),
-    (10, 12),
-    (9, 13),
-    (11, 15),
-    (11, 13),
-    (9, 10),
-    (11, 12),
-    (13, 14),
-    (0, 8),
-    (4, 12),
-    (4, 8),
-    (2, 10),
-    (6, 14),
-    (6, 10),
-    (2, 4),
-    (6, 8),
-    (10, 12),
-    (1, 9),
-    (5, 13),
-    (5, 9),
-    (3, 11),
-    (7, 15),
-    (7, 11),
-    (3, 5),
-    (7, 9),
-    (11, 13),
-    (1, 2),
-    (3, 4),
-    (5, 6),
-    (7, 8),
-    (9, 10),
-    (11, 12),
-    (13, 14),
+    // inputs 0-7 (the network of 8)
+    (0, 1), (2, 3), (0, 2), (1, 3), (1, 2), (4, 5), (6, 7), (4, 6), (5, 7), (5, 6),
+    (0, 4), (2, 6), (2, 4), (1, 5), (3, 7), (3, 5), (1, 2), (3, 4), (5, 6),
+    // inputs 8-15
+    (8, 9), (10, 11), (8, 10), (9, 11), (9, 10), (12, 13), (14, 15), (12, 14), (13, 15), (13, 14),
+    (8, 12), (10, 14), (10, 12), (9, 13), (11, 15), (11, 13), (9, 10), (11, 12), (13, 14),
+    // the merge of the two halves
+    (0, 8), (4, 12), (4, 8), (2, 10), (6, 14), (6, 10), (2, 4), (6, 8), (10, 12),
+    (1, 9), (5, 13), (5, 9), (3, 11), (7, 15), (7, 11), (3, 5), (7, 9), (11, 13),
+    (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14),
 ];
+const NETWORK_8_LEN: usize = 19;
 
 /// Largest count the standard sort insertion-sorts: up to it, keys bring nothing.
 const SMALL_SORT: usize = 20;
 /// Largest count sorted on keys held on the stack.
 const KEYED: usize = 64;
 
+fn network_8() -> &'static [(usize, usize)] {
+    NETWORK_16.get(..NETWORK_8_LEN).unwrap_or(&NETWORK_16)
+}
+
 /// Sorts `values` in `total_cmp` order.
 pub fn sort(values: &mut [f64]) {
     match values.len() {
         0 | 1 => {}
-        2..=8 => sort_by_network::<8>(values, &NETWORK_8),
+        2..=8 => sort_by_network::<8>(values, network_8()),
         9..=16 => sort_by_network::<16>(values, &NETWORK_16),
         17..=SMALL_SORT => values.sort_unstable_by(f64::total_cmp),
         n if n <= KEYED => {
@@ -188,7 +119,7 @@ mod tests {
                 assert!(keys.is_sorted(), "{bits:b}");
             }
         }
-        sorts_all::<8>(&NETWORK_8);
+        sorts_all::<8>(network_8());
         sorts_all::<16>(&NETWORK_16);
     }
 
