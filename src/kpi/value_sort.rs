@@ -1,8 +1,9 @@
 //! The sort of an exact sketch's values at window close, in `f64::total_cmp` order bit for bit.
 //! Up to 16 values (a cell's 5-minute window) go through a sorting network on integer keys,
-//! which has no data-dependent branch; up to 64, the standard sort on the keys, which has a
-//! branchless path for primitive integers. Both are faster than the comparator sort on the
-//! floats they replace (`cargo bench --bench threshold -- sort`).
+//! which has no data-dependent branch; from 21 to 64, the standard sort on the keys, which has
+//! a branchless path for primitive integers. Both are faster than the comparator sort on the
+//! floats (`cargo bench --bench threshold -- sort`), which is kept for 17–20 values (where the
+//! standard sort insertion-sorts either way) and for more than 64 (an old checkpoint's).
 
 /// The integer whose order is [`f64::total_cmp`]'s (the same transform it makes).
 pub fn total_order_key(v: f64) -> i64 {
