@@ -1,14 +1,14 @@
 //! Per-hour-of-day baselines (docs/sleeping-cells.md): what a cell (or a watched group) usually carries at
 //! this hour, learned from its own closed windows of the last `baseline.days` days.
 //!
-//! A [`Series`] keeps, per local day and hour of day, the mean of the values learned in that
-//! hour (a `bf16` each: `(days + 1) × 24` of them; 440 bytes a series for 7 days, inline). The baseline of
-//! a window is the median of that hour's daily means over the `days` days before the window's
-//! day, and exists only when at least `min_days` of them are known — so one day of silence
-//! among a week moves it little, and a new cell has none. What is learned is the engine's
-//! choice: windows in which a cell was in outage or asleep are left out, so a fault does not
-//! teach its own baseline. Everything is a pure function of the windows learned, in order, so a
-//! replay of the same history rebuilds the same baselines; a checkpoint carries them whole.
+//! A [`Series`] keeps, per local day and hour of day, the mean of the values learned in that hour
+//! (a `bf16` each: `(days + 1) × 24` of them; 440 bytes a series for 7 days, inline). The baseline
+//! of a window is the median of that hour's daily means over the `days` days before the window's
+//! day, and exists only when at least `min_days` of them are known — so one day of silence among a
+//! week moves it little, and a new cell has none. What is learned is the engine's choice: windows
+//! in which a cell was in outage or asleep are left out, so a fault does not teach its own
+//! baseline. Everything is a pure function of the windows learned, in order, so a replay of the
+//! same history rebuilds the same baselines; a checkpoint carries them whole.
 
 use serde::{Deserialize, Serialize};
 

@@ -79,9 +79,7 @@ impl SizeState {
     pub(super) fn window_for(&mut self, t: i64, watermark: Option<i64>) -> Option<&mut OpenWindow> {
         // Most records fall in the newest open window: its start saves the 64-bit division.
         let start = match self.open.last() {
-            Some(w) if t >= w.start && t.checked_sub(w.start).is_some_and(|d| d < self.size_ms) => {
-                w.start
-            }
+            Some(w) if (w.start..w.start + self.size_ms).contains(&t) => w.start,
             _ => self.start_of(t),
         };
         if watermark.is_some_and(|wm| start + self.size_ms <= wm) {

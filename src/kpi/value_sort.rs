@@ -6,7 +6,7 @@
 //! standard sort insertion-sorts either way) and for more than 64 (an old checkpoint's).
 
 /// The integer whose order is [`f64::total_cmp`]'s (the same transform it makes).
-pub fn total_order_key(v: f64) -> i64 {
+fn total_order_key(v: f64) -> i64 {
     flip_below_sign(v.to_bits() as i64)
 }
 
@@ -25,8 +25,8 @@ pub fn is_sorted(values: &[f64]) -> bool {
     values.is_sorted_by_key(|&v| total_order_key(v))
 }
 
-/// Batcher's odd-even merge sort of 16 inputs: 63 compare-exchanges. Its first
-/// [`NETWORK_8_LEN`] sort inputs 0–7, and are the network of 8 inputs.
+/// Batcher's odd-even merge sort of 16 inputs: 63 compare-exchanges, the first 19 of which sort
+/// inputs 0–7 ([`NETWORK_8`]).
 #[rustfmt::skip]
 const NETWORK_16: [(usize, usize); 63] = [
     // inputs 0-7 (the network of 8)
@@ -40,22 +40,19 @@ const NETWORK_16: [(usize, usize); 63] = [
     (1, 9), (5, 13), (5, 9), (3, 11), (7, 15), (7, 11), (3, 5), (7, 9), (11, 13),
     (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14),
 ];
-const NETWORK_8_LEN: usize = 19;
+/// The network of 8 inputs: the first 19 compare-exchanges of the network of 16.
+const NETWORK_8: &[(usize, usize)] = NETWORK_16.split_at(19).0;
 
 /// Largest count the standard sort insertion-sorts: up to it, keys bring nothing.
 const SMALL_SORT: usize = 20;
 /// Largest count sorted on keys held on the stack.
 const KEYED: usize = 64;
 
-fn network_8() -> &'static [(usize, usize)] {
-    NETWORK_16.get(..NETWORK_8_LEN).unwrap_or(&NETWORK_16)
-}
-
 /// Sorts `values` in `total_cmp` order.
 pub fn sort(values: &mut [f64]) {
     match values.len() {
         0 | 1 => {}
-        2..=8 => sort_by_network::<8>(values, network_8()),
+        2..=8 => sort_by_network::<8>(values, NETWORK_8),
         9..=16 => sort_by_network::<16>(values, &NETWORK_16),
         17..=SMALL_SORT => values.sort_unstable_by(f64::total_cmp),
         n if n <= KEYED => {
@@ -120,7 +117,7 @@ mod tests {
                 assert!(keys.is_sorted(), "{bits:b}");
             }
         }
-        sorts_all::<8>(network_8());
+        sorts_all::<8>(NETWORK_8);
         sorts_all::<16>(&NETWORK_16);
     }
 

@@ -225,11 +225,9 @@ pub fn read<E: From<SourceError>, R: std::io::Read>(
                 continue;
             }
         };
-        pos = block.next;
+        pos = block.next + base;
         let count = block.count;
-        let data = held
-            .get(block.data.start - base..block.data.end - base)
-            .unwrap_or_default();
+        let data = held.get(block.data).unwrap_or_default();
         match header.codec.decompress(data, limits.max_block_bytes) {
             Ok(data) => read_block(&reader, &header.schema, &data, count, name, &mut index, f)?,
             Err(e) => {
@@ -243,8 +241,8 @@ pub fn read<E: From<SourceError>, R: std::io::Read>(
 }
 
 /// Reads until whether the block at offset `pos` checks out cannot change; returns the block
-/// when it does (held whole; its offsets are file offsets), or the offset to resume at and why
-/// it does not.
+/// when it does (held whole; its offsets are into the bytes held), or the file offset to resume
+/// at and why it does not.
 fn settle_block<R: std::io::Read>(
     win: &mut ReadAhead<R>,
     pos: usize,
@@ -255,14 +253,7 @@ fn settle_block<R: std::io::Read>(
     // More bytes can turn a damaged-looking block into a good one until the reach is held.
     loop {
         match block_at(win.bytes(), pos - win.base(), sync, max) {
-            Ok(b) => {
-                let base = win.base();
-                return Ok(Ok(Block {
-                    count: b.count,
-                    data: b.data.start + base..b.data.end + base,
-                    next: b.next + base,
-                }));
-            }
+            Ok(block) => return Ok(Ok(block)),
             Err(_) if !win.at_end() && win.end() < reach => {
                 win.more(win.bytes().len())?;
             }
