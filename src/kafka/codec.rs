@@ -58,7 +58,7 @@ impl InputDecoder {
                 format!("{} trailing bytes after the {kind} datum", bytes.len()),
             ));
         }
-        validate(to_raw(kind, value)?)
+        validate(&to_raw(kind, value)?)
     }
 }
 

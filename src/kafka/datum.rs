@@ -143,7 +143,7 @@ pub fn decode(stream: Stream, buf: &[u8]) -> Result<Event, Reject> {
     if c.pos != buf.len() {
         return Err(bad(&format!("{} trailing bytes", buf.len() - c.pos)));
     }
-    validate(raw)
+    validate(&raw)
 }
 
 #[cfg(test)]

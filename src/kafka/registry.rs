@@ -337,7 +337,7 @@ impl Registry {
                         Reason::Malformed,
                         format!("{} trailing bytes after the datum", rest.len()),
                     )),
-                    Ok(value) => to_raw(kind, value).and_then(validate),
+                    Ok(value) => to_raw(kind, value).and_then(|raw| validate(&raw)),
                 }
             }
         })

@@ -124,8 +124,8 @@ fn required<T>(v: Option<T>, field: &str) -> Result<T, Reject> {
     v.ok_or_else(|| Reject::new(Reason::MissingField, format!("missing field `{field}`")))
 }
 
-fn text(v: Option<Cow<'_, str>>, field: &str) -> Result<super::Id, Reject> {
-    required(v, field).map(|t| super::Id::from(&*t))
+fn text(v: &Option<Cow<'_, str>>, field: &str) -> Result<super::Id, Reject> {
+    required(v.as_deref(), field).map(super::Id::from)
 }
 
 fn non_negative(v: i64, field: &str) -> Result<i64, Reject> {
@@ -150,7 +150,7 @@ fn finite(v: Option<f64>, field: &str) -> Result<Option<f64>, Reject> {
 }
 
 /// Turns a decoded record into a valid [`Event`], or says why it is bad input.
-pub fn validate(raw: RawEvent<'_>) -> Result<Event, Reject> {
+pub fn validate(raw: &RawEvent<'_>) -> Result<Event, Reject> {
     let kind = required(raw.kind.as_deref(), "type")?;
     match kind {
         "call" => validate_call(raw).map(Event::Call),
@@ -163,7 +163,7 @@ pub fn validate(raw: RawEvent<'_>) -> Result<Event, Reject> {
     }
 }
 
-fn validate_call(raw: RawEvent<'_>) -> Result<CallRecord, Reject> {
+fn validate_call(raw: &RawEvent<'_>) -> Result<CallRecord, Reject> {
     let outcome = required(raw.outcome.as_deref(), "outcome")?;
     let outcome = CallOutcome::parse(outcome).ok_or_else(|| {
         Reject::new(
@@ -189,8 +189,8 @@ fn validate_call(raw: RawEvent<'_>) -> Result<CallRecord, Reject> {
         ));
     }
     Ok(CallRecord {
-        call_id: text(raw.call_id, "call_id")?,
-        cell_id: text(raw.cell_id, "cell_id")?,
+        call_id: text(&raw.call_id, "call_id")?,
+        cell_id: text(&raw.cell_id, "cell_id")?,
         event_time,
         outcome,
         setup_ms: raw.setup_ms,
@@ -202,7 +202,7 @@ fn validate_call(raw: RawEvent<'_>) -> Result<CallRecord, Reject> {
     })
 }
 
-fn validate_session(raw: RawEvent<'_>) -> Result<DataSession, Reject> {
+fn validate_session(raw: &RawEvent<'_>) -> Result<DataSession, Reject> {
     let event_time = non_negative(required(raw.event_time, "event_time")?, "event_time")?;
     let active_ms = non_negative(required(raw.active_ms, "active_ms")?, "active_ms")?;
     let dl_bytes = non_negative(required(raw.dl_bytes, "dl_bytes")?, "dl_bytes")?;
@@ -225,9 +225,9 @@ fn validate_session(raw: RawEvent<'_>) -> Result<DataSession, Reject> {
         ));
     }
     Ok(DataSession {
-        session_id: text(raw.session_id, "session_id")?,
-        cell_id: text(raw.cell_id, "cell_id")?,
-        plan: raw.plan.map(|p| super::Id::from(&*p)),
+        session_id: text(&raw.session_id, "session_id")?,
+        cell_id: text(&raw.cell_id, "cell_id")?,
+        plan: raw.plan.as_deref().map(super::Id::from),
         event_time,
         active_ms,
         dl_bytes,
@@ -240,7 +240,7 @@ fn validate_session(raw: RawEvent<'_>) -> Result<DataSession, Reject> {
     })
 }
 
-fn validate_outage(raw: RawEvent<'_>) -> Result<Outage, Reject> {
+fn validate_outage(raw: &RawEvent<'_>) -> Result<Outage, Reject> {
     let state = required(raw.state.as_deref(), "state")?;
     let state = OutageState::parse(state).ok_or_else(|| {
         Reject::new(
@@ -255,9 +255,9 @@ fn validate_outage(raw: RawEvent<'_>) -> Result<Outage, Reject> {
     };
     let planned = required(raw.planned, "planned")?;
     let outage = Outage {
-        outage_id: text(raw.outage_id, "outage_id")?,
-        cell_id: text(raw.cell_id, "cell_id")?,
-        cause: text(raw.cause, "cause")?,
+        outage_id: text(&raw.outage_id, "outage_id")?,
+        cell_id: text(&raw.cell_id, "cell_id")?,
+        cause: text(&raw.cause, "cause")?,
         event_time,
         state,
         started_at,
@@ -329,19 +329,19 @@ mod tests {
     }
 
     fn reason(r: RawEvent<'_>) -> Reason {
-        validate(r).expect_err("must be rejected").reason
+        validate(&r).expect_err("must be rejected").reason
     }
 
     #[test]
     fn valid_records_pass() {
-        assert!(matches!(validate(call()), Ok(Event::Call(_))));
-        assert!(matches!(validate(session()), Ok(Event::Session(_))));
+        assert!(matches!(validate(&call()), Ok(Event::Call(_))));
+        assert!(matches!(validate(&session()), Ok(Event::Session(_))));
         assert!(matches!(
-            validate(outage("DOWN", None)),
+            validate(&outage("DOWN", None)),
             Ok(Event::Outage(_))
         ));
         assert!(matches!(
-            validate(outage("RESTORED", Some(1000))),
+            validate(&outage("RESTORED", Some(1000))),
             Ok(Event::Outage(_))
         ));
     }
@@ -404,7 +404,7 @@ mod tests {
         r.outcome = Some("BUSY".into());
         r.setup_ms = Some(100);
         r.duration_ms = Some(5);
-        assert!(validate(r).is_ok());
-        assert!(validate(outage("DOWN", Some(5000))).is_ok());
+        assert!(validate(&r).is_ok());
+        assert!(validate(&outage("DOWN", Some(5000))).is_ok());
     }
 }

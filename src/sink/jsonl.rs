@@ -10,25 +10,52 @@ use crate::source::{DeadLetter, Payload};
 use crate::threshold::BreachEvent;
 use base64::Engine as _;
 use std::io::Write;
+use std::sync::LazyLock;
 
 fn string(buf: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *buf, s);
+    // What serde_json escapes: a quote, a backslash, a control character. Ids and names have
+    // none, so they are copied as they are; anything else goes through serde_json.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, s);
+    }
 }
 
 fn real(buf: &mut Vec<u8>, v: Option<f64>) {
     match v {
-        // serde_json writes the shortest representation that reads back to the same f64.
+        // A whole number below 10¹⁵ (a count, a 0.0 or 1.0 ratio) is written as the integer and
+        // `.0`, which is what zmij writes for it; -0.0 is not (its sign).
+        Some(x) if x.abs() < 1e15 && x.fract() == 0.0 && !(x == 0.0 && x.is_sign_negative()) => {
+            int(buf, x as i64);
+            buf.extend_from_slice(b".0");
+        }
+        // The shortest representation that reads back to the same f64, as serde_json writes it
+        // (with the same crate).
         Some(x) if x.is_finite() => {
-            let _ = serde_json::to_writer(&mut *buf, &x);
+            buf.extend_from_slice(zmij::Buffer::new().format_finite(x).as_bytes());
         }
         _ => buf.extend_from_slice(b"null"),
     }
 }
 
-fn int(buf: &mut Vec<u8>, v: i64) {
-    let _ = write!(buf, "{v}");
+fn int(buf: &mut Vec<u8>, v: impl itoa::Integer) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
+
+/// `"name":` of each KPI and pooling count as it follows the one before (a comma first, but
+/// for the first KPI): one copy per field.
+static KEYS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    let kpis = Kpi::ALL.iter().map(|k| k.name());
+    let pooling = POOLING_SAMPLES.iter().map(|(name, _)| *name);
+    kpis.chain(pooling)
+        .enumerate()
+        .map(|(i, name)| format!("{}\"{name}\":", if i == 0 { "" } else { "," }).into_bytes())
+        .collect()
+});
 
 fn group<'a>(buf: &mut Vec<u8>, dims: impl Iterator<Item = (Dim, &'a str)>) {
     buf.push(b'{');
@@ -54,22 +81,17 @@ pub fn kpi_line(buf: &mut Vec<u8>, r: &KpiRecord<'_>) {
     buf.extend_from_slice(b",\"group\":");
     group(buf, r.group.iter().copied());
     buf.extend_from_slice(b",\"kpis\":{");
-    for (i, (k, v)) in Kpi::ALL.iter().zip(r.values.iter()).enumerate() {
-        if i > 0 {
-            buf.push(b',');
-        }
-        buf.push(b'"');
-        buf.extend_from_slice(k.name().as_bytes());
-        buf.extend_from_slice(b"\":");
+    let (kpi_keys, pooling_keys) = KEYS.split_at(r.values.len());
+    for (key, v) in kpi_keys.iter().zip(r.values.iter()) {
+        buf.extend_from_slice(key);
         match v {
-            KpiValue::Count(c) => {
-                let _ = write!(buf, "{c}");
-            }
+            KpiValue::Count(c) => int(buf, *c),
             KpiValue::Real(x) => real(buf, *x),
         }
     }
-    for ((name, _), n) in POOLING_SAMPLES.iter().zip(r.pooling_samples) {
-        let _ = write!(buf, ",\"{name}\":{n}");
+    for (key, n) in pooling_keys.iter().zip(r.pooling_samples) {
+        buf.extend_from_slice(key);
+        int(buf, n);
     }
     buf.extend_from_slice(b"}}\n");
 }
@@ -162,5 +184,63 @@ impl<K: Write, B: Write> Output for JsonlOutput<K, B> {
         self.buf.clear();
         breach_line(&mut self.buf, event);
         self.breaches.write_all(&self.buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut buf = Vec::new();
+        f(&mut buf);
+        String::from_utf8(buf).expect("UTF-8")
+    }
+
+    /// What serde_json writes for the value (`null` for NaN and infinities).
+    fn serde_real(x: f64) -> String {
+        serde_json::to_string(&x).expect("serializes")
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_serde_json_writes_them() {
+        let edges = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2049.0,
+            1e15 - 1.0,
+            -(1e15 - 1.0),
+            1e15,
+            1e16,
+            9_007_199_254_740_993.0,
+            0.5,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for x in edges.into_iter().chain((-3000..3000).map(f64::from)) {
+            assert_eq!(written(|b| real(b, Some(x))), serde_real(x), "{x:?}");
+        }
+        assert_eq!(written(|b| real(b, None)), "null");
+    }
+
+    proptest! {
+        #[test]
+        fn reals_are_written_as_serde_json_writes_them(bits in any::<u64>(), whole in -1e16f64..1e16) {
+            let x = f64::from_bits(bits);
+            prop_assert_eq!(written(|b| real(b, Some(x))), serde_real(x));
+            let w = whole.trunc();
+            prop_assert_eq!(written(|b| real(b, Some(w))), serde_real(w));
+        }
+
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(s in "[\\x00-\\x7f\u{80}-\u{10ffff}]{0,12}") {
+            prop_assert_eq!(written(|b| string(b, &s)), serde_json::to_string(&s).expect("serializes"));
+        }
     }
 }

@@ -330,7 +330,7 @@ fn read_block<E>(
         let before = cursor;
         let event = match reader.read_value(&mut cursor) {
             Ok(value) => match kind_of_value(schema, &value) {
-                Some(kind) => to_raw(kind, value).and_then(validate),
+                Some(kind) => to_raw(kind, value).and_then(|raw| validate(&raw)),
                 None => Err(Reject::new(
                     Reason::UnknownRecordType,
                     "the record is not a CallRecord, DataSession or Outage",

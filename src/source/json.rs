@@ -2,6 +2,7 @@
 //! `"type"`. Integers are accepted for floats, a fractional number for an integer is bad input,
 //! `null` in a required field is a missing field, unknown keys are ignored, blank lines skipped.
 
+use super::json_flat::decode_flat;
 use super::{Item, Location, RawPayload, SourceError};
 use crate::model::Event;
 use crate::model::raw::RawEvent;
@@ -12,8 +13,12 @@ use std::io::BufRead;
 pub fn decode_line(line: &[u8]) -> Result<Event, Reject> {
     let text = std::str::from_utf8(line)
         .map_err(|e| Reject::new(Reason::Malformed, format!("invalid UTF-8: {e}")))?;
+    let mut raw = RawEvent::default();
+    if decode_flat(text, &mut raw) {
+        return validate(&raw);
+    }
     match serde_json::from_str::<RawEvent<'_>>(text) {
-        Ok(raw) => validate(raw),
+        Ok(raw) => validate(&raw),
         Err(e) if e.is_data() => {
             // Re-parse on this rare path to name the offending field.
             let mut de = serde_json::Deserializer::from_str(text);

@@ -10,6 +10,7 @@ pub mod avro_file;
 pub mod avro_value;
 pub mod background;
 pub mod json;
+mod json_flat;
 pub mod read_ahead;
 pub mod writer_schema;
 
