@@ -6,7 +6,7 @@
 
 use crate::engine::sources::Origin;
 use crate::engine::{Disposition, Engine};
-use crate::sink::jsonl::{JsonlOutput, dead_letter_line};
+use crate::sink::jsonl::{BackgroundJsonlOutput, dead_letter_line};
 use crate::source::background::{BackgroundError, BackgroundReader};
 use crate::source::{ReadLimits, SourceError};
 use crate::telemetry::progress_display::{Position, ProgressDisplay};
@@ -55,17 +55,30 @@ impl ReplayOptions {
 }
 
 /// Replays `inputs` through `engine`, writing to the three writers (and reporting to `metrics`,
-/// which remote-writes when configured); returns the run's counters.
-pub fn replay<K: Write, B: Write, D: Write>(
+/// which remote-writes when configured); returns the run's counters. KPI records are encoded
+/// and written on a thread of their own (`netkpi-write`), so `kpis` needs no buffer of its own.
+pub fn replay<K: Write + Send, B: Write, D: Write>(
     engine: &mut Engine,
     inputs: &[PathBuf],
     opts: &ReplayOptions,
     kpis: K,
     breaches: B,
-    mut dead: D,
+    dead: D,
     reporters: Reporters<'_>,
 ) -> Result<Counters, ReplayError> {
-    let mut out = Observed::new(JsonlOutput::new(kpis, breaches), reporters);
+    std::thread::scope(|scope| {
+        let out = BackgroundJsonlOutput::start(scope, "netkpi-write", kpis, breaches)?;
+        replay_into(engine, inputs, opts, Observed::new(out, reporters), dead)
+    })
+}
+
+fn replay_into<B: Write, D: Write>(
+    engine: &mut Engine,
+    inputs: &[PathBuf],
+    opts: &ReplayOptions,
+    mut out: Observed<'_, BackgroundJsonlOutput<'_, B>>,
+    mut dead: D,
+) -> Result<Counters, ReplayError> {
     let mut counters = Counters::default();
     let mut buf = Vec::with_capacity(1024);
     let tick = |engine: &mut Engine| match opts.clock {

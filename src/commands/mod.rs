@@ -58,16 +58,8 @@ fn create(path: &Path) -> Result<BufWriter<std::fs::File>> {
     Ok(BufWriter::with_capacity(1 << 20, create_file(path)?))
 }
 
-/// An output file written on a thread of its own (for the bulk of an output: the encoding
-/// thread does not wait on the disk).
-fn create_in_background(path: &Path) -> Result<netkpi::sink::background::BackgroundWriter> {
-    let f = create_file(path)?;
-    netkpi::sink::background::BackgroundWriter::start("netkpi-write", f)
-        .with_context(|| format!("cannot start the writer of {}", path.display()))
-}
-
 /// An output file, its folder created when missing.
-fn create_file(path: &Path) -> Result<std::fs::File> {
+pub(crate) fn create_file(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -1,6 +1,6 @@
 //! `netkpi replay`: files through the engine into KPI, breach and dead-letter files.
 
-use super::{create, create_in_background, http::make_reporting, load};
+use super::{create, create_file, http::make_reporting, load};
 use anyhow::{Result, bail};
 use netkpi::engine::Engine;
 use netkpi::telemetry::Reporters;
@@ -66,7 +66,7 @@ pub fn execute(args: Args) -> Result<ExitCode> {
         &mut engine,
         &inputs,
         &opts,
-        create_in_background(&kpis_out)?,
+        create_file(&kpis_out)?,
         create(&breaches_out)?,
         create(&dead_letters_out)?,
         Reporters {

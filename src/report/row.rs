@@ -234,6 +234,22 @@ impl KpiRow {
             .unwrap_or(0)
     }
 
+    /// The owned copy of an engine record (to encode it on another thread).
+    pub fn of(record: &KpiRecord<'_>) -> KpiRow {
+        KpiRow {
+            window_start: record.window_start,
+            window_end: record.window_end,
+            level: record.level.to_string(),
+            group: record
+                .group
+                .iter()
+                .map(|(d, v)| (*d, v.to_string()))
+                .collect(),
+            values: record.values,
+            pooling_samples: record.pooling_samples,
+        }
+    }
+
     /// Calls `f` with the row as an engine record (for sinks that take one).
     pub fn with_record<T>(&self, f: impl FnOnce(&KpiRecord<'_>) -> T) -> T {
         let group: Vec<(Dim, &str)> = self.group.iter().map(|(d, v)| (*d, v.as_str())).collect();

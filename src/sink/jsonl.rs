@@ -6,6 +6,8 @@
 use crate::engine::{KpiRecord, Output};
 use crate::kpi::{Kpi, KpiValue, POOLING_SAMPLES};
 use crate::model::level::Dim;
+use crate::report::row::KpiRow;
+use crate::sink::background::BackgroundLines;
 use crate::source::{DeadLetter, Payload};
 use crate::threshold::BreachEvent;
 use base64::Engine as _;
@@ -181,9 +183,67 @@ impl<K: Write, B: Write> Output for JsonlOutput<K, B> {
     }
 
     fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error> {
-        self.buf.clear();
-        breach_line(&mut self.buf, event);
-        self.breaches.write_all(&self.buf)
+        write_breach(&mut self.buf, &mut self.breaches, event)
+    }
+}
+
+fn write_breach(
+    buf: &mut Vec<u8>,
+    to: &mut impl Write,
+    event: &BreachEvent,
+) -> std::io::Result<()> {
+    buf.clear();
+    breach_line(buf, event);
+    to.write_all(buf)
+}
+
+/// Encodes a KPI record read back or copied as one JSON line.
+pub fn kpi_row_line(row: &KpiRow, buf: &mut Vec<u8>) {
+    row.with_record(|r| kpi_line(buf, r));
+}
+
+/// Writes KPI records as [`JsonlOutput`] does, but encodes them on a thread of their own (a
+/// copy of each record goes there, [`BackgroundLines`]); breach events are few and are written
+/// here.
+pub struct BackgroundJsonlOutput<'scope, B: Write> {
+    kpis: BackgroundLines<'scope, KpiRow>,
+    breaches: B,
+    buf: Vec<u8>,
+}
+
+impl<'scope, B: Write> BackgroundJsonlOutput<'scope, B> {
+    /// Output to a KPI writer encoded on a thread named `name` in `scope`, and a breach writer
+    /// (wrap a file in `BufWriter`).
+    pub fn start<K: Write + Send + 'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        name: &str,
+        kpis: K,
+        breaches: B,
+    ) -> std::io::Result<Self> {
+        Ok(BackgroundJsonlOutput {
+            kpis: BackgroundLines::start(scope, name, kpis, kpi_row_line)?,
+            breaches,
+            buf: Vec::with_capacity(1024),
+        })
+    }
+
+    /// Writes what is left, flushes both writers and gives the breach writer back.
+    pub fn finish(mut self) -> std::io::Result<B> {
+        self.kpis.finish()?;
+        self.breaches.flush()?;
+        Ok(self.breaches)
+    }
+}
+
+impl<B: Write> Output for BackgroundJsonlOutput<'_, B> {
+    type Error = std::io::Error;
+
+    fn kpi(&mut self, record: &KpiRecord<'_>) -> Result<(), Self::Error> {
+        self.kpis.push(KpiRow::of(record))
+    }
+
+    fn breach(&mut self, event: &BreachEvent) -> Result<(), Self::Error> {
+        write_breach(&mut self.buf, &mut self.breaches, event)
     }
 }
 
