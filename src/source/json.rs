@@ -11,9 +11,7 @@ use std::io::BufRead;
 
 /// Decodes and validates one JSON line.
 pub fn decode_line(line: &[u8]) -> Result<Event, Reject> {
-    // SIMD validation; std's, on the rare bad line, for the error's position.
-    let text = simdutf8::basic::from_utf8(line)
-        .or_else(|_| std::str::from_utf8(line))
+    let text = std::str::from_utf8(line)
         .map_err(|e| Reject::new(Reason::Malformed, format!("invalid UTF-8: {e}")))?;
     let mut raw = RawEvent::default();
     if decode_flat(text, &mut raw) {
