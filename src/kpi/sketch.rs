@@ -204,7 +204,7 @@ impl Sketch {
 
     /// Records one value of a group that `busy` says already counted several records in its
     /// window: when the exact values first leave the sketch for the heap, they take room for
-    /// [`BUSY_SPILL`] at once instead of doubling. A quiet group (a million cells with three
+    /// `BUSY_SPILL` at once instead of doubling. A quiet group (a million cells with three
     /// records each) keeps the doubling's smaller allocations.
     pub fn add_busy(&mut self, v: f64, busy: bool) {
         match self {

@@ -64,7 +64,9 @@ impl<'scope, T: Send + 'scope> BackgroundLines<'scope, T> {
             thread: Some(thread),
         })
     }
+}
 
+impl<T> BackgroundLines<'_, T> {
     /// Adds a value; hands the batch over once it is full.
     pub fn push(&mut self, value: T) -> io::Result<()> {
         self.batch.push(value);
@@ -118,7 +120,8 @@ impl<'scope, T: Send + 'scope> BackgroundLines<'scope, T> {
 
 impl<T> Drop for BackgroundLines<'_, T> {
     fn drop(&mut self) {
-        // Without `finish` (the producer stopped on an error): the thread ends with what it has.
+        // Without `finish` (the producer stopped on an error): what was pushed is still written.
+        let _ = self.hand_over();
         self.to_thread = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

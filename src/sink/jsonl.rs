@@ -1,10 +1,11 @@
 //! JSON Lines encoding of KPI records, breach events and dead letters (docs/outputs.md and docs/semantics.md),
-//! and a file [`Output`] for replay. Encoding is hand-rolled over `serde_json`'s string and number
-//! writers: field order is fixed, floats use the shortest round-trip form, so the same records
-//! always give the same bytes.
+//! and the file [`Output`]s of replay. Encoding is hand-rolled: field order is fixed, numbers go
+//! through the crates serde_json writes them with (`itoa`, and `zmij` for the shortest round-trip
+//! form of a float), strings are escaped as serde_json escapes them, so the same records always
+//! give the same bytes.
 
 use crate::engine::{KpiRecord, Output};
-use crate::kpi::{Kpi, KpiValue, POOLING_SAMPLES};
+use crate::kpi::{KPI_COUNT, Kpi, KpiValue, POOLING_SAMPLES};
 use crate::model::level::Dim;
 use crate::report::row::KpiRow;
 use crate::sink::background::BackgroundLines;
@@ -83,7 +84,7 @@ pub fn kpi_line(buf: &mut Vec<u8>, r: &KpiRecord<'_>) {
     buf.extend_from_slice(b",\"group\":");
     group(buf, r.group.iter().copied());
     buf.extend_from_slice(b",\"kpis\":{");
-    let (kpi_keys, pooling_keys) = KEYS.split_at(r.values.len());
+    let (kpi_keys, pooling_keys) = KEYS.split_at_checked(KPI_COUNT).unwrap_or_default();
     for (key, v) in kpi_keys.iter().zip(r.values.iter()) {
         buf.extend_from_slice(key);
         match v {
@@ -198,7 +199,7 @@ fn write_breach(
 }
 
 /// Encodes a KPI record read back or copied as one JSON line.
-pub fn kpi_row_line(row: &KpiRow, buf: &mut Vec<u8>) {
+fn kpi_row_line(row: &KpiRow, buf: &mut Vec<u8>) {
     row.with_record(|r| kpi_line(buf, r));
 }
 

@@ -1,6 +1,6 @@
 //! The fast path of the JSON Lines decoder: one flat object of known keys whose strings have no
 //! escapes, numbers no exponent and at most 18 digits (what producers write). It fills the same
-//! [`RawEvent`] serde_json would, value for value and bit for bit, and gives up (`None`) on
+//! [`RawEvent`] serde_json would, value for value and bit for bit, and gives up (`false`) on
 //! anything else: the caller then hands the line to serde_json, which decides and names errors.
 //! So the fast path can only change speed, never what is accepted (a differential test holds it
 //! to that). Numbers are converted as serde_json converts them: an integer as an integer (to
