@@ -208,10 +208,7 @@ fn write_traffic(
         FileFormat::Jsonl => {
             let mut w = create(out)?;
             for item in generator {
-                let line = match item {
-                    GenItem::Event(ev) => netkpi::source::json::encode_event(&ev),
-                    GenItem::Bad(line) => line,
-                };
+                let line = item.into_json_line();
                 w.write_all(line.as_bytes())?;
                 w.write_all(b"\n")?;
                 n += 1;

@@ -228,11 +228,10 @@ impl<'scope, B: Write> BackgroundJsonlOutput<'scope, B> {
         })
     }
 
-    /// Writes what is left, flushes both writers and gives the breach writer back.
-    pub fn finish(mut self) -> std::io::Result<B> {
+    /// Writes what is left and flushes both writers.
+    pub fn finish(mut self) -> std::io::Result<()> {
         self.kpis.finish()?;
-        self.breaches.flush()?;
-        Ok(self.breaches)
+        self.breaches.flush()
     }
 }
 

@@ -127,22 +127,27 @@ fn slot<'r, 'a>(raw: &'r mut RawEvent<'a>, field: u32) -> Option<Slot<'r, 'a>> {
     })
 }
 
-/// The fields whose names start with `b`: the only ones a key starting so can be.
-fn starting_with(b: u8) -> &'static [u32] {
-    match b {
-        b't' => &[0],
-        b'c' => &[1, 5, 22],
-        b's' => &[2, 7, 11, 12, 20, 21],
-        b'o' => &[3, 6],
-        b'e' => &[4],
-        b'd' => &[8, 9, 15],
-        b'm' => &[10],
-        b'p' => &[13, 18, 19, 23],
-        b'a' => &[14],
-        b'u' => &[16],
-        b'r' => &[17],
-        _ => &[],
+/// For each byte, the bits of the fields whose names start with it (derived from [`NAMES`]).
+const BY_FIRST_BYTE: [u32; 256] = {
+    let mut out = [0u32; 256];
+    let mut i = 0;
+    while i < NAMES.len() {
+        out[NAMES[i].as_bytes()[0] as usize] |= 1 << i;
+        i += 1;
     }
+    out
+};
+
+/// The fields whose names start with `b`: the only ones a key starting so can be.
+fn starting_with(b: u8) -> impl Iterator<Item = u32> {
+    let mut fields = BY_FIRST_BYTE[usize::from(b)];
+    std::iter::from_fn(move || {
+        (fields != 0).then(|| {
+            let field = fields.trailing_zeros();
+            fields &= fields - 1;
+            field
+        })
+    })
 }
 
 /// A number token: its digits, its sign and how many of them follow the decimal point.
@@ -314,7 +319,7 @@ impl<'a> Scan<'a> {
         let bytes = self.text.as_bytes();
         if let Some(ahead) = bytes.get(self.pos..self.pos + 16) {
             let word = u128::from_le_bytes(ahead.try_into().ok()?);
-            for &field in starting_with(ahead[0]) {
+            for field in starting_with(ahead[0]) {
                 let name = QUOTED.get(field as usize)?;
                 if word & name.mask == name.word {
                     self.pos += name.len;

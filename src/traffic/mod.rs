@@ -87,6 +87,16 @@ pub enum GenItem {
     Bad(String),
 }
 
+impl GenItem {
+    /// The item as a JSON line (without the newline): the event encoded, or the bad line as is.
+    pub fn into_json_line(self) -> String {
+        match self {
+            GenItem::Event(ev) => crate::source::json::encode_event(&ev),
+            GenItem::Bad(line) => line,
+        }
+    }
+}
+
 /// The generator; an iterator of [`GenItem`].
 pub struct Generator {
     cells: Vec<Cell>,

@@ -4,7 +4,6 @@
 
 use crate::oracle;
 use crate::*;
-use netkpi::source::json::encode_event;
 use netkpi::traffic::{GenItem, GenOptions, Generator, synthetic_inventory};
 
 const RULES: &str = r#"
@@ -74,10 +73,7 @@ fn traffic(seed: u64, cells: &[netkpi::inventory::Cell]) -> Vec<String> {
         c
     }));
     Generator::new(known, opts)
-        .map(|item| match item {
-            GenItem::Event(ev) => encode_event(&ev),
-            GenItem::Bad(line) => line,
-        })
+        .map(GenItem::into_json_line)
         .collect()
 }
 
